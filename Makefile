@@ -1,0 +1,24 @@
+# make test       - the template's whole test suite (what .ci/run runs)
+# make generate   - generate a service with the defaults into ./build/
+
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+
+.PHONY: test generate lint
+
+$(BIN)/.installed: requirements-test.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -r requirements-test.txt
+	touch $@
+
+test: $(BIN)/.installed
+	$(BIN)/python -m pytest -n 2
+
+lint: $(BIN)/.installed
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+generate: $(BIN)/.installed
+	$(BIN)/cookiecutter --no-input --overwrite-if-exists -o build .

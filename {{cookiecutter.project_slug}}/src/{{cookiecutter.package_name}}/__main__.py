@@ -1,0 +1,104 @@
+"""The command line: ``python -m {{ cookiecutter.package_name }} COMMAND``.
+
+worker               run the worker until SIGINT or SIGTERM
+enqueue NAME JSON    add one job and print its id
+preflight            check the Redis server; exit non-zero when it is unfit
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+
+from . import lifecycle, logs, preflight
+from .connections import producer_connection
+from .producer import EnqueueError, Producer
+from .settings import Settings, SettingsError
+
+EXIT_USAGE = 2
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        settings = Settings.from_env()
+    except SettingsError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    logs.configure(settings)
+    return args.command(settings, args)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="{{ cookiecutter.project_slug }}",
+        description={{ cookiecutter.description | tojson }},
+        epilog="Configuration comes from environment variables; see README.md.",
+    )
+    commands = parser.add_subparsers(required=True, metavar="COMMAND")
+
+    worker = commands.add_parser("worker", help="run the worker until SIGINT or SIGTERM")
+    worker.set_defaults(command=_worker)
+
+    enqueue = commands.add_parser("enqueue", help="add one job and print its id")
+    enqueue.add_argument("name", help="job name, as registered with @handler")
+    enqueue.add_argument("data", type=_json_object, help="job data as a JSON object")
+    enqueue.add_argument("--job-id", help="custom job id (a job with an existing id is not added twice)")
+    enqueue.add_argument("--delay", type=int, default=0, metavar="MS", help="delay before the job may run")
+    enqueue.set_defaults(command=_enqueue)
+
+    check = commands.add_parser("preflight", help="check the Redis server; non-zero exit when unfit")
+    check.set_defaults(command=_preflight)
+    return parser
+
+
+def _json_object(text: str) -> dict:
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise argparse.ArgumentTypeError(f"not valid JSON: {error}") from None
+    if not isinstance(value, dict):
+        raise argparse.ArgumentTypeError("job data must be a JSON object, like '{\"key\": 1}'")
+    return value
+
+
+def _worker(settings: Settings, _args: argparse.Namespace) -> int:
+    return lifecycle.run(settings)
+
+
+def _enqueue(settings: Settings, args: argparse.Namespace) -> int:
+    options = {key: value for key, value in (("jobId", args.job_id), ("delay", args.delay)) if value}
+
+    async def add() -> str:
+        async with Producer(settings) as producer:
+            return await producer.enqueue(args.name, args.data, **options)
+
+    try:
+        print(asyncio.run(add()))
+    except EnqueueError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _preflight(settings: Settings, _args: argparse.Namespace) -> int:
+    async def check() -> bool:
+        client = producer_connection(settings)
+        try:
+            return preflight.report(await preflight.inspect(client, settings))
+        finally:
+            await client.aclose()
+
+    try:
+        fit = asyncio.run(check())
+    except Exception as error:
+        print(f"error: cannot reach redis at {settings.redis_location}: {error}", file=sys.stderr)
+        return 1
+    print("redis is fit for bullmq" if fit else "redis is NOT fit for bullmq; see the errors above")
+    return 0 if fit else lifecycle.EXIT_UNFIT
+
+
+if __name__ == "__main__":
+    sys.exit(main())

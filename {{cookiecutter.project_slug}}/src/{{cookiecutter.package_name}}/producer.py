@@ -1,0 +1,72 @@
+"""Adding jobs: the service's default job options on a fail-fast connection.
+
+Usage::
+
+    async with Producer(Settings.from_env()) as producer:
+        job_id = await producer.enqueue("echo", {"hello": "world"})
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import redis.asyncio as redis
+from bullmq import Queue
+from redis.exceptions import RedisError
+
+from .connections import producer_connection
+from .settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+class EnqueueError(RuntimeError):
+    """A job could not be added; nothing was written."""
+
+
+def default_job_options(settings: Settings) -> dict[str, Any]:
+    """Retention and retries every job gets unless the caller overrides them."""
+    return {
+        "attempts": settings.job_attempts,
+        "backoff": {"type": "exponential", "delay": settings.backoff_delay_ms},
+        "removeOnComplete": {"count": settings.keep_completed_count, "age": settings.keep_completed_age},
+        "removeOnFail": {"count": settings.keep_failed_count},
+    }
+
+
+class Producer:
+    def __init__(self, settings: Settings, *, connection: redis.Redis | None = None) -> None:
+        self.settings = settings
+        client = connection if connection is not None else producer_connection(settings)
+        self.queue = Queue(
+            settings.queue_name,
+            {
+                "connection": client,
+                "prefix": settings.queue_prefix,
+                "defaultJobOptions": default_job_options(settings),
+            },
+        )
+
+    async def enqueue(self, name: str, data: dict[str, Any], **options: Any) -> str:
+        """Add one job and return its id; raises :class:`EnqueueError` at once if Redis is down."""
+        try:
+            job = await self.queue.add(name, data, options)
+        except RedisError as error:
+            raise EnqueueError(
+                f"could not add job {name!r} to queue {self.settings.queue_name!r} "
+                f"at {self.settings.redis_location}: {type(error).__name__}: {error}"
+            ) from error
+        return str(job.id)
+
+    async def close(self) -> None:
+        try:
+            await self.queue.close()
+        except RedisError as error:
+            log.warning("closing the producer connection failed: %s", error)
+
+    async def __aenter__(self) -> Producer:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.close()

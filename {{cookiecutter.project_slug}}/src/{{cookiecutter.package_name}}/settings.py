@@ -1,0 +1,156 @@
+"""Every knob of the service, read once from the environment (12-factor).
+
+Secrets may also come from files: for any secret ``NAME``, ``NAME_FILE`` names a
+file holding it (the Docker and Kubernetes secrets convention).
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from urllib.parse import urlsplit
+
+SERVICE_NAME = {{ cookiecutter.project_slug | tojson }}
+DEFAULT_QUEUE = {{ cookiecutter.queue_name | tojson }}
+
+
+class SettingsError(ValueError):
+    """An environment variable has a value the service cannot use."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    redis_username: str | None = None
+    redis_password: str | None = field(default=None, repr=False)
+    queue_name: str = DEFAULT_QUEUE
+    queue_prefix: str = "bull"
+    concurrency: int = {{ cookiecutter.worker_concurrency | int }}
+    shutdown_timeout: float = 25.0
+    log_level: str = "INFO"
+    log_format: str = "json"
+    keep_completed_count: int = {{ cookiecutter.keep_completed_count | int }}
+    keep_completed_age: int = {{ cookiecutter.keep_completed_age_seconds | int }}
+    keep_failed_count: int = {{ cookiecutter.keep_failed_count | int }}
+    job_attempts: int = 5
+    backoff_delay_ms: int = 1000
+    lock_duration_ms: int = 30_000
+    stalled_interval_ms: int = 30_000
+    producer_timeout: float = 2.0
+    allow_eviction_policy: bool = False
+    handler_modules: tuple[str, ...] = (f"{__package__}.jobs",)
+    instance: str = field(default_factory=lambda: f"{socket.gethostname()}-{os.getpid()}")
+
+    def __post_init__(self) -> None:
+        if urlsplit(self.redis_url).scheme not in ("redis", "rediss", "unix"):
+            raise SettingsError(
+                f"REDIS_URL must start with redis://, rediss:// (TLS) or unix://, not {self.redis_location!r}"
+            )
+        if not self.queue_name or set(self.queue_name) & set(":{} "):
+            raise SettingsError(
+                f"QUEUE_NAME={self.queue_name!r} "
+                "must be non-empty, without ':', '{', '}' or spaces (they break BullMQ's key layout)"
+            )
+
+    @property
+    def redis_location(self) -> str:
+        """The Redis URL without credentials, safe to log."""
+        parts = urlsplit(self.redis_url)
+        host = parts.hostname or "?"
+        port = f":{parts.port}" if parts.port else ""
+        return f"{parts.scheme}://{host}{port}{parts.path}"
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] = os.environ) -> Settings:
+        read = _Reader(env)
+        return cls(
+            redis_url=read.text("REDIS_URL", cls.redis_url, secret=True),
+            redis_username=read.text("REDIS_USERNAME", None, secret=True),
+            redis_password=read.text("REDIS_PASSWORD", None, secret=True),
+            queue_name=read.text("QUEUE_NAME", DEFAULT_QUEUE),
+            queue_prefix=read.text("QUEUE_PREFIX", cls.queue_prefix),
+            concurrency=read.integer("WORKER_CONCURRENCY", cls.concurrency, low=1),
+            shutdown_timeout=read.number("SHUTDOWN_TIMEOUT", cls.shutdown_timeout, low=0.1),
+            log_level=read.choice("LOG_LEVEL", cls.log_level, LOG_LEVELS),
+            log_format=read.choice("LOG_FORMAT", cls.log_format, ("json", "console")),
+            keep_completed_count=read.integer("KEEP_COMPLETED_COUNT", cls.keep_completed_count),
+            keep_completed_age=read.integer("KEEP_COMPLETED_AGE", cls.keep_completed_age),
+            keep_failed_count=read.integer("KEEP_FAILED_COUNT", cls.keep_failed_count, low=1),
+            job_attempts=read.integer("JOB_ATTEMPTS", cls.job_attempts, low=1),
+            backoff_delay_ms=read.integer("JOB_BACKOFF_MS", cls.backoff_delay_ms),
+            lock_duration_ms=read.integer("LOCK_DURATION_MS", cls.lock_duration_ms, low=1000),
+            stalled_interval_ms=read.integer("STALLED_INTERVAL_MS", cls.stalled_interval_ms, low=1000),
+            producer_timeout=read.number("PRODUCER_TIMEOUT", cls.producer_timeout, low=0.1),
+            allow_eviction_policy=read.flag("ALLOW_EVICTION_POLICY", False),
+            handler_modules=read.names("HANDLER_MODULES", cls.handler_modules),
+        )
+
+
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
+
+class _Reader:
+    """Typed access to environment variables, with errors that name the variable."""
+
+    def __init__(self, env: Mapping[str, str]) -> None:
+        self.env = env
+
+    def text(self, name: str, default: str | None, *, secret: bool = False) -> str | None:
+        path = self.env.get(f"{name}_FILE") if secret else None
+        if path:
+            try:
+                with open(path, encoding="utf-8") as handle:
+                    return handle.read().strip()
+            except OSError as error:
+                raise SettingsError(f"{name}_FILE={path!r} cannot be read: {error.strerror}") from None
+        value = self.env.get(name, "").strip()
+        return value or default
+
+    def integer(self, name: str, default: int, *, low: int = 0) -> int:
+        raw = self.text(name, None)
+        if raw is None:
+            return default
+        try:
+            value = int(raw)
+        except ValueError:
+            raise SettingsError(f"{name}={raw!r} is not a whole number") from None
+        if value < low:
+            raise SettingsError(f"{name}={raw!r} must be at least {low}")
+        return value
+
+    def number(self, name: str, default: float, *, low: float) -> float:
+        raw = self.text(name, None)
+        if raw is None:
+            return default
+        try:
+            value = float(raw)
+        except ValueError:
+            raise SettingsError(f"{name}={raw!r} is not a number") from None
+        if not value >= low:
+            raise SettingsError(f"{name}={raw!r} must be at least {low}")
+        return value
+
+    def choice(self, name: str, default: str, choices: tuple[str, ...]) -> str:
+        raw = self.text(name, default)
+        for choice in choices:
+            if raw.upper() == choice.upper():
+                return choice
+        raise SettingsError(f"{name}={raw!r} must be one of {', '.join(choices)}")
+
+    def names(self, name: str, default: tuple[str, ...]) -> tuple[str, ...]:
+        raw = self.text(name, None)
+        if raw is None:
+            return default
+        return tuple(part.strip() for part in raw.split(",") if part.strip())
+
+    def flag(self, name: str, default: bool) -> bool:
+        raw = self.text(name, None)
+        if raw is None:
+            return default
+        if raw.lower() in ("1", "true", "yes", "on"):
+            return True
+        if raw.lower() in ("0", "false", "no", "off"):
+            return False
+        raise SettingsError(f"{name}={raw!r} must be true or false")

@@ -1,0 +1,65 @@
+"""The whole path once: CLI enqueue, a real worker process, a real Redis."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+
+from conftest import QUEUE
+from support import PACKAGE, PROJECT, service_env, wait_until
+
+
+def enqueue(redis_url: str, name: str, data: dict) -> str:
+    result = subprocess.run(
+        [sys.executable, "-m", PACKAGE, "enqueue", name, json.dumps(data)],
+        env={**service_env(redis_url), "QUEUE_NAME": QUEUE},
+        cwd=PROJECT,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=True,
+    )
+    return result.stdout.strip()
+
+
+def test_enqueued_job_is_completed_by_the_worker(redis_server, start_service):
+    worker = start_service(redis_server.url)
+    worker.wait_for_log("worker started")
+    job_id = enqueue(redis_server.url, "echo", {"hello": "world"})
+
+    r = redis_server.client()
+    wait_until(lambda: r.zscore(f"bull:{QUEUE}:completed", job_id) is not None, 10, "job completed")
+    assert json.loads(r.hget(f"bull:{QUEUE}:{job_id}", "returnvalue")) == {"echo": {"hello": "world"}}
+
+    worker.signal(signal.SIGTERM)
+    assert worker.wait(15) == 0
+
+
+def test_unknown_job_name_fails_at_once_and_the_worker_goes_on(redis_server, start_service):
+    worker = start_service(redis_server.url)
+    worker.wait_for_log("worker started")
+    unknown = enqueue(redis_server.url, "no-such-job", {})
+    known = enqueue(redis_server.url, "echo", {})
+
+    r = redis_server.client()
+    wait_until(lambda: r.zscore(f"bull:{QUEUE}:failed", unknown) is not None, 10, "unknown job failed")
+    job = r.hgetall(f"bull:{QUEUE}:{unknown}")
+    assert "no handler for job name 'no-such-job'" in job["failedReason"]
+    assert job["atm"] == "1", "an unknown job name must not be retried"
+    wait_until(lambda: r.zscore(f"bull:{QUEUE}:completed", known) is not None, 10, "later job completed")
+
+
+def test_enqueue_refuses_data_that_is_not_a_json_object(redis_server):
+    result = subprocess.run(
+        [sys.executable, "-m", PACKAGE, "enqueue", "echo", "[1, 2]"],
+        env=service_env(redis_server.url),
+        cwd=PROJECT,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert result.returncode == 2
+    assert "job data must be a JSON object" in result.stderr
