@@ -22,8 +22,21 @@ EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*\.[A-Za-z]
 
 # Names a generated package must not take: it would shadow what it imports.
 RESERVED_PACKAGES = frozenset(
-    {"bullmq", "redis", "hiredis", "cryptography", "prometheus_client", "uvloop",
-     "tests", "test", "src", "site", "setuptools", "pip", "pytest"}
+    {
+        "bullmq",
+        "redis",
+        "hiredis",
+        "cryptography",
+        "prometheus_client",
+        "uvloop",
+        "tests",
+        "test",
+        "src",
+        "site",
+        "setuptools",
+        "pip",
+        "pytest",
+    }
 )
 # Characters that could break a generated file or a later template render,
 # even though every answer is escaped where it is written.
@@ -53,8 +66,7 @@ def _text(name: str, value: object) -> str | None:
         return f"{name} {value!r} contains a newline or control character; use one plain line."
     if UNSAFE_TEXT.search(value):
         return (
-            f"{name} {value!r} contains one of \" \\ ` $ < > or a Jinja delimiter; "
-            "these could break a generated file."
+            f'{name} {value!r} contains one of " \\ ` $ < > or a Jinja delimiter; these could break a generated file.'
         )
     return None
 

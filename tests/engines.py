@@ -46,8 +46,19 @@ def cli(engine: str, answers: dict, destination: Path) -> subprocess.CompletedPr
         command = [sys.executable, "-m", "cookiecutter", "--no-input", "-o", str(destination), str(TEMPLATE), *pairs]
     else:
         pairs = [arg for key, value in answers.items() for arg in ("-d", f"{key}={_cli_value(value)}")]
-        command = [sys.executable, "-m", "copier", "copy", "--trust", "--defaults", "--vcs-ref", "HEAD",
-                   *pairs, str(TEMPLATE), str(destination)]
+        command = [
+            sys.executable,
+            "-m",
+            "copier",
+            "copy",
+            "--trust",
+            "--defaults",
+            "--vcs-ref",
+            "HEAD",
+            *pairs,
+            str(TEMPLATE),
+            str(destination),
+        ]
     return subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
 
 

@@ -92,3 +92,19 @@ def test_main_exits_non_zero_and_prints_each_problem(capsys):
     assert "ERROR: queue_name 'a:b'" in err
     assert "Nothing was generated" in err
     assert main([json.dumps(GOOD)]) == 0
+
+
+def test_tidy_removes_only_empty_directories(tmp_path):
+    tidy = runpy.run_path(str(TEMPLATE / "hooks" / "tidy.py"))
+    (tmp_path / ".github" / "workflows").mkdir(parents=True)
+    (tmp_path / "deploy" / "kubernetes").mkdir(parents=True)
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / "keep.py").write_text("")
+    removed = tidy["remove_empty_directories"](tmp_path)
+    assert sorted(path.relative_to(tmp_path).as_posix() for path in removed) == [
+        ".github",
+        ".github/workflows",
+        "deploy",
+        "deploy/kubernetes",
+    ]
+    assert (tmp_path / "src" / "keep.py").exists()

@@ -92,3 +92,10 @@ def test_generated_test_suite_passes(generated, name):
     )
     assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-3000:]
     assert " passed" in result.stdout
+
+
+@pytest.mark.parametrize("name", OPTION_SETS)
+def test_no_empty_directories_are_left(generated, name):
+    for project in generated[name]:
+        empty = [path for path in project.rglob("*") if path.is_dir() and not any(path.iterdir())]
+        assert not empty, f"empty directories left: {empty}"

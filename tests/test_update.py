@@ -5,12 +5,12 @@ from __future__ import annotations
 import copier
 from engines import git, release, template_repo, with_copier
 
-TEAM_HANDLER = '''
+TEAM_HANDLER = """
 
 @handler("team-job")
 async def team_job(job: Job) -> str:
     return "ours"
-'''
+"""
 
 
 def test_update_merges_template_change_and_keeps_local_edit(tmp_path):
