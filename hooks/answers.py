@@ -64,6 +64,11 @@ def _text(name: str, value: object) -> str | None:
         return f"{name} is {len(value)} characters long; the limit is {MAX_TEXT}."
     if any(not ch.isprintable() for ch in value):
         return f"{name} {value!r} contains a newline or control character; use one plain line."
+    if any(ord(ch) > 0xFFFF for ch in value):
+        return (
+            f"{name} {value!r} contains a character beyond U+FFFF (such as an emoji); "
+            "escaped for TOML and Python it would become an invalid surrogate pair."
+        )
     if UNSAFE_TEXT.search(value):
         return (
             f'{name} {value!r} contains one of " \\ ` $ < > or a Jinja delimiter; these could break a generated file.'

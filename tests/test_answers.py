@@ -69,6 +69,8 @@ def test_copier_integers_are_accepted():
         ("author_name", "{% raw %}", "could break a generated file"),
         ("project_name", "$(rm -rf /)", "could break a generated file"),
         ("description", "x" * 201, "the limit is 200"),
+        ("description", "boxes \U0001f4e6", "beyond U+FFFF"),
+        ("author_name", "del\x7f", "control character"),
         ("project_name", "   ", "must not be empty"),
         ("use_docker", "maybe", "must be true or false"),
         ("python_version", "3.9", "must be one of"),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import yaml
 from engines import QUESTIONS, TEMPLATE
@@ -40,5 +41,5 @@ def test_same_prompt_text():
 
 def test_copier_exposes_every_answer_to_the_files():
     mapping = yaml.safe_load((TEMPLATE / "copier.yml").read_text())["cookiecutter"]["default"]
-    exposed = [line.split(":", 1)[0] for line in mapping.strip().splitlines()]
-    assert exposed == list(QUESTIONS)
+    exposed = re.findall(r'^\s*"(\w+)": \{\{ (\w+) ', mapping, re.MULTILINE)
+    assert exposed == [(name, name) for name in QUESTIONS]
