@@ -30,21 +30,21 @@ CRUFT_STATE = ROOT / ".cruft.json"
 RELEASE_TAG = re.compile(r"v?(\d+)\.(\d+)\.(\d+)")
 
 
-class Refused(Exception):
+class RefusedError(Exception):
     """The update cannot start; nothing was changed."""
 
 
 def run(*command: str, cwd: Path = ROOT) -> str:
     result = subprocess.run(command, cwd=cwd, capture_output=True, text=True, check=False)
     if result.returncode:
-        raise Refused(f"`{' '.join(command)}` failed:\n{result.stdout}{result.stderr}".rstrip())
+        raise RefusedError(f"`{' '.join(command)}` failed:\n{result.stdout}{result.stderr}".rstrip())
     return result.stdout
 
 
 def stream(*command: str, cwd: Path = ROOT) -> None:
     """Run a command with its output shown; raise when it fails."""
     if subprocess.run(command, cwd=cwd, check=False).returncode:
-        raise Refused(f"`{' '.join(command)}` failed; see its output above.")
+        raise RefusedError(f"`{' '.join(command)}` failed; see its output above.")
 
 
 def uncommitted() -> list[str]:
@@ -61,7 +61,7 @@ def conflicts() -> list[str]:
 def version_of(tag: str) -> tuple[int, int, int]:
     match = RELEASE_TAG.fullmatch(tag)
     if not match:
-        raise Refused(f"{tag!r} is not a template release tag like v1.2.3")
+        raise RefusedError(f"{tag!r} is not a template release tag like v1.2.3")
     return int(match[1]), int(match[2]), int(match[3])
 
 
@@ -86,11 +86,11 @@ def cruft_update(ref: str | None) -> tuple[str, str]:
         run("git", "clone", "--quiet", state["template"], str(template))
         tags = [tag for tag in run("git", "tag", "--list", cwd=template).split() if RELEASE_TAG.fullmatch(tag)]
         if not tags:
-            raise Refused(f"the template {state['template']} has no release tags (v1.2.3); nothing to update to.")
+            raise RefusedError(f"the template {state['template']} has no release tags (v1.2.3); nothing to update to.")
         target = ref or max(tags, key=version_of)
         current = run("git", "describe", "--tags", "--abbrev=0", state["commit"], cwd=template).strip()
         if version_of(target) < version_of(current):
-            raise Refused(f"this project is on template {current}; {target} is older. Downgrades are not supported.")
+            raise RefusedError(f"this project is on template {current}; {target} is older: no downgrades.")
         run("git", "checkout", "--quiet", target, cwd=template)
         rules = [sys.executable, str(template / "hooks" / "releases.py")]
         stream(*rules, "check", current, target)
@@ -119,7 +119,7 @@ def update(ref: str | None) -> int:
     dirty = uncommitted()
     if dirty:
         listing = "".join(f"  {line}\n" for line in dirty[:20])
-        raise Refused(
+        raise RefusedError(
             "the working tree has uncommitted changes; commit or stash them first, so the template "
             f"update arrives as one diff you can review (and undo with `git checkout .`):\n{listing}".rstrip()
         )
@@ -128,7 +128,7 @@ def update(ref: str | None) -> int:
     elif CRUFT_STATE.is_file():
         before, after = cruft_update(ref)
     else:
-        raise Refused("no .copier-answers.yml or .cruft.json: this project does not record which template it came from.")
+        raise RefusedError("no .copier-answers.yml or .cruft.json: nothing records which template this came from.")
     conflicted = conflicts()
     changed = bool(uncommitted())
     status = "conflicts" if conflicted else "updated" if changed else "up-to-date"
@@ -143,7 +143,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         status = update(args.ref)
-    except Refused as refusal:
+    except RefusedError as refusal:
         print(f"template-update refused: {refusal}", file=sys.stderr)
         return 2
     return 0 if args.ci else status
