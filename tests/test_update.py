@@ -330,3 +330,16 @@ def test_no_drift_workflow_without_github_actions(tmp_path):
     project = with_cookiecutter({"use_github_actions": False}, tmp_path)
     assert not (project / WORKFLOW).exists()
     assert (project / "scripts" / "template_update.py").is_file(), "make template-update works without Actions"
+
+
+def test_copier_and_cruft_protect_the_same_team_owned_files(tmp_path):
+    import tomllib
+
+    import yaml
+    from engines import TEMPLATE, with_cookiecutter
+
+    project = with_cookiecutter({}, tmp_path)
+    for_cruft = tomllib.loads((project / "pyproject.toml").read_text())["tool"]["cruft"]["skip"]
+    for_copier = yaml.safe_load((TEMPLATE / "copier.yml").read_text())["_skip_if_exists"]
+    assert sorted(for_cruft) == sorted(pattern.replace("*", "order_worker") for pattern in for_copier)
+    assert all((project / path).is_file() for path in for_cruft)
