@@ -96,3 +96,18 @@ def release(template: Path, tag: str) -> None:
     git(template, "add", "-A")
     git(template, "commit", "-q", "--allow-empty", "-m", f"release {tag}")
     git(template, "tag", tag)
+
+
+def with_cruft(answers: dict, output_dir: Path, template: Path, checkout: str) -> Path:
+    """Generate with ``cruft create`` from a git template at ``checkout``; returns the project directory."""
+    import cruft
+
+    return Path(cruft.create(str(template), output_dir=output_dir, checkout=checkout, extra_context=answers))
+
+
+def commit_all(project: Path, message: str) -> None:
+    """Commit everything in ``project``, making it a git repository first if need be."""
+    if not (project / ".git").exists():
+        git(project, "init", "-q", "-b", "main")
+    git(project, "add", "-A")
+    git(project, "commit", "-q", "-m", message)
