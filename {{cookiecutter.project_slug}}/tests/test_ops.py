@@ -12,6 +12,8 @@ from queue_tools import add_jobs, cli, cli_on_terminal, main
 from support import RedisServer, wait_until
 
 COMMANDS = ("stats", "retry-failed", "clean", "pause", "resume", "drain")
+# Keep every failed job for inspection, whatever the template's retention answer was.
+KEEP_FAILED = {"KEEP_FAILED_COUNT": "10000"}
 
 
 def counts(redis_url: str) -> dict:
@@ -24,7 +26,7 @@ def test_stats_pause_and_resume_with_a_running_worker(redis_server, start_servic
     url = redis_server.url
     assert cli(url, "pause").returncode == 0
     add_jobs(url, [("echo", {"n": n}, {}) for n in range(3)])
-    worker = start_service(url)
+    worker = start_service(url, **KEEP_FAILED)
     worker.wait_for_log("worker started")
 
     stats = wait_until(lambda: (s := counts(url))["workers"] and s, 15, "the worker in stats")
@@ -43,7 +45,7 @@ def test_stats_pause_and_resume_with_a_running_worker(redis_server, start_servic
 
 def test_retry_failed_by_name_then_all(redis_server, start_service):
     url = redis_server.url
-    worker = start_service(url)
+    worker = start_service(url, **KEEP_FAILED)
     worker.wait_for_log("worker started")
     named = add_jobs(url, [("test-fail", {}, {"attempts": 1})] * 3)
     others = add_jobs(url, [("no-such-job", {}, {"attempts": 1})] * 2)
@@ -70,7 +72,7 @@ def test_retry_failed_by_name_then_all(redis_server, start_service):
 
 def test_clean_removes_only_jobs_older_than_the_age(redis_server, start_service):
     url = redis_server.url
-    worker = start_service(url)
+    worker = start_service(url, **KEEP_FAILED)
     worker.wait_for_log("worker started")
     add_jobs(url, [("echo", {}, {})] * 3 + [("test-fail", {}, {"attempts": 1})] * 2)
     wait_until(lambda: counts(url)["counts"]["failed"] == 2 and counts(url)["counts"]["completed"] == 3, 15, "done")
