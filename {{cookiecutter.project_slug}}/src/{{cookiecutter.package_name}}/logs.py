@@ -106,6 +106,11 @@ def configure(settings: Settings) -> None:
     # On the handler, not a logger: logger filters skip records propagated from
     # other loggers (bullmq, redis, py.warnings), handler filters see them all.
     handler.addFilter(JobFields())
+    # The logging HOWTO's "Optimization" switches: no line of these reaches the
+    # output, and collecting them (a stack walk for the caller, above all) is
+    # a good part of each record's cost.
+    logging._srcfile = None
+    logging.logThreads = logging.logProcesses = logging.logMultiprocessing = False
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(settings.log_level)
