@@ -158,5 +158,8 @@ def service_env(redis_url: str, **overrides: str) -> dict[str, str]:
         KEEP_COMPLETED_COUNT="10000",
         KEEP_COMPLETED_AGE="3600",
     )
+{%- if cookiecutter.use_metrics %}
+    env["HEALTH_PORT"] = str(free_port())  # observe.py: tests run workers side by side
+{%- endif %}
     env.update(overrides)
     return env

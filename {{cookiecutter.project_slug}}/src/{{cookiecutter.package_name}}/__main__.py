@@ -3,6 +3,7 @@
 worker               run the worker until SIGINT or SIGTERM
 enqueue NAME JSON    add one job and print its id
 preflight            check the Redis server; exit non-zero when it is unfit
+stats, retry-failed, clean, pause, resume, drain   operate the queue (ops.py)
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import asyncio
 import json
 import sys
 
-from . import lifecycle, logs, preflight
+from . import lifecycle, logs, ops, preflight
 from .connections import producer_connection
 from .producer import EnqueueError, Producer
 from .settings import Settings, SettingsError
@@ -51,6 +52,7 @@ def _parser() -> argparse.ArgumentParser:
 
     check = commands.add_parser("preflight", help="check the Redis server; non-zero exit when unfit")
     check.set_defaults(command=_preflight)
+    ops.add_commands(commands)
     return parser
 
 

@@ -16,7 +16,7 @@ import threading
 
 from bullmq import Worker
 
-from . import preflight
+from . import {% if cookiecutter.use_metrics %}observe, {% endif %}preflight
 from .connections import worker_connection
 from .settings import Settings
 from .worker import build_worker
@@ -60,6 +60,9 @@ async def serve(settings: Settings) -> int:
     loop.set_exception_handler(_loop_exception_handler)
     shutdown = Shutdown()
     shutdown.install(loop)
+{%- if cookiecutter.use_metrics %}
+    endpoint = await observe.start(settings)  # observe seam: /livez /readyz /metrics until the loop ends
+{%- endif %}
 
     fit = await _first(_preflight(settings), shutdown.requested.wait())
     if fit is None:
@@ -68,6 +71,9 @@ async def serve(settings: Settings) -> int:
         return EXIT_UNFIT
 
     worker = build_worker(settings)
+{%- if cookiecutter.use_metrics %}
+    endpoint.watch(worker)  # observe seam: readiness and metrics follow this worker
+{%- endif %}
     running = asyncio.create_task(worker.run(), name="bullmq-run")
     log.info(
         "worker started",

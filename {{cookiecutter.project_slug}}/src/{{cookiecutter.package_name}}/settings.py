@@ -42,6 +42,12 @@ class Settings:
     allow_eviction_policy: bool = False
     handler_modules: tuple[str, ...] = (f"{__package__}.jobs",)
     instance: str = field(default_factory=lambda: f"{socket.gethostname()}-{os.getpid()}")
+{%- if cookiecutter.use_metrics %}
+    # observe.py: /livez, /readyz and /metrics. All interfaces, so probes and
+    # Prometheus can reach it from outside the container.
+    health_host: str = "0.0.0.0"  # noqa: S104
+    health_port: int = 8080
+{%- endif %}
 
     def __post_init__(self) -> None:
         if urlsplit(self.redis_url).scheme not in ("redis", "rediss", "unix"):
@@ -85,6 +91,10 @@ class Settings:
             producer_timeout=read.number("PRODUCER_TIMEOUT", cls.producer_timeout, low=0.1),
             allow_eviction_policy=read.flag("ALLOW_EVICTION_POLICY", False),
             handler_modules=read.names("HANDLER_MODULES", cls.handler_modules),
+{%- if cookiecutter.use_metrics %}
+            health_host=read.text("HEALTH_HOST", cls.health_host),
+            health_port=read.integer("HEALTH_PORT", cls.health_port, low=1),
+{%- endif %}
         )
 
 

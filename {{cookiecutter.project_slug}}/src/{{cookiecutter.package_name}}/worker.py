@@ -19,6 +19,7 @@ import redis.asyncio as redis
 from bullmq import Job, Worker
 
 from .connections import worker_connection
+from .logs import bind_job
 from .registry import lookup
 from .settings import SERVICE_NAME, Settings
 
@@ -43,6 +44,7 @@ def worker_options(settings: Settings, connection: redis.Redis) -> dict[str, Any
 
 async def route(job: Job, token: str) -> Any:
     """Hand ``job`` to the handler registered under its name."""
+    bind_job(job)  # logs.py: job fields on every log line of this job (keep first)
     return await lookup(job.name)(job)
 
 
