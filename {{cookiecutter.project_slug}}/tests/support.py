@@ -157,6 +157,7 @@ def service_env(redis_url: str, **overrides: str) -> dict[str, str]:
         # retention answers were; the retention tests set their own bounds.
         KEEP_COMPLETED_COUNT="10000",
         KEEP_COMPLETED_AGE="3600",
+        KEEP_FAILED_COUNT="10000",
     )
 {%- if cookiecutter.use_metrics %}
     env["HEALTH_PORT"] = str(free_port())  # observe.py: tests run workers side by side
