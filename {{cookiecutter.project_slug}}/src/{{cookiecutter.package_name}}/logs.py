@@ -11,6 +11,9 @@ import logging
 import sys
 from datetime import UTC, datetime
 
+{% if cookiecutter.use_encryption -%}
+from .protect import LogRedactor
+{% endif -%}
 from .settings import Settings
 
 # Attributes every LogRecord has; anything else came from ``extra=``.
@@ -48,6 +51,9 @@ class ConsoleFormatter(logging.Formatter):
 def configure(settings: Settings) -> None:
     handler = logging.StreamHandler(sys.stdout)
     handler.setFormatter(JsonFormatter() if settings.log_format == "json" else ConsoleFormatter())
+{%- if cookiecutter.use_encryption %}
+    handler.addFilter(LogRedactor())  # decrypted job values never reach the log
+{%- endif %}
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(settings.log_level)

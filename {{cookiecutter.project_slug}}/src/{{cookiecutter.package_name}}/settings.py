@@ -41,6 +41,10 @@ class Settings:
     producer_timeout: float = 2.0
     allow_eviction_policy: bool = False
     handler_modules: tuple[str, ...] = (f"{__package__}.jobs",)
+{%- if cookiecutter.use_encryption %}
+    # Raw key text, parsed and checked by protect.py; never logged or repr'd.
+    encryption_keys: str | None = field(default=None, repr=False)
+{%- endif %}
     instance: str = field(default_factory=lambda: f"{socket.gethostname()}-{os.getpid()}")
 
     def __post_init__(self) -> None:
@@ -85,6 +89,9 @@ class Settings:
             producer_timeout=read.number("PRODUCER_TIMEOUT", cls.producer_timeout, low=0.1),
             allow_eviction_policy=read.flag("ALLOW_EVICTION_POLICY", False),
             handler_modules=read.names("HANDLER_MODULES", cls.handler_modules),
+{%- if cookiecutter.use_encryption %}
+            encryption_keys=read.text("ENCRYPTION_KEYS", None, secret=True),
+{%- endif %}
         )
 
 

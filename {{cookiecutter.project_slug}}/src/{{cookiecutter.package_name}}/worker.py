@@ -19,6 +19,9 @@ import redis.asyncio as redis
 from bullmq import Job, Worker
 
 from .connections import worker_connection
+{%- if cookiecutter.use_encryption %}
+from .protect import run as run_protected
+{%- endif %}
 from .registry import lookup
 from .settings import SERVICE_NAME, Settings
 
@@ -43,7 +46,12 @@ def worker_options(settings: Settings, connection: redis.Redis) -> dict[str, Any
 
 async def route(job: Job, token: str) -> Any:
     """Hand ``job`` to the handler registered under its name."""
+{%- if cookiecutter.use_encryption %}
+    # Sensitive fields are opened for the handler alone; its errors come back scrubbed.
+    return await run_protected(job, lookup(job.name))
+{%- else %}
     return await lookup(job.name)(job)
+{%- endif %}
 
 
 def load_handlers(settings: Settings) -> None:
