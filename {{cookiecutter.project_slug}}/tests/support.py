@@ -6,6 +6,9 @@ sleeps and hopes.
 
 from __future__ import annotations
 
+{% if cookiecutter.use_encryption -%}
+import base64
+{% endif -%}
 import os
 import shutil
 import signal
@@ -21,6 +24,10 @@ import redis
 
 PROJECT = Path(__file__).resolve().parent.parent
 PACKAGE = "{{ cookiecutter.package_name }}"
+{%- if cookiecutter.use_encryption %}
+# A throw-away encryption key for this test session: the service does not start without keys.
+SESSION_KEY = base64.urlsafe_b64encode(os.urandom(32)).decode()
+{%- endif %}
 
 
 def wait_until(condition: Callable[[], Any], timeout: float, what: str, interval: float = 0.02) -> Any:
@@ -158,6 +165,10 @@ def service_env(redis_url: str, **overrides: str) -> dict[str, str]:
         KEEP_COMPLETED_COUNT="10000",
         KEEP_COMPLETED_AGE="3600",
         KEEP_FAILED_COUNT="10000",
+{%- if cookiecutter.use_encryption %}
+        ENCRYPTION_KEYS=SESSION_KEY,
+        ENCRYPTION_KEYS_FILE="",
+{%- endif %}
     )
 {%- if cookiecutter.use_metrics %}
     env["HEALTH_PORT"] = str(free_port())  # observe.py: tests run workers side by side

@@ -4,6 +4,10 @@ worker               run the worker until SIGINT or SIGTERM
 enqueue NAME JSON    add one job and print its id
 preflight            check the Redis server; exit non-zero when it is unfit
 stats, retry-failed, clean, pause, resume, drain   operate the queue (ops.py)
+{%- if cookiecutter.use_encryption %}
+keys generate        print a new encryption key
+keys rotate          re-encrypt queued jobs under the newest key
+{%- endif %}
 """
 
 from __future__ import annotations
@@ -13,7 +17,7 @@ import asyncio
 import json
 import sys
 
-from . import lifecycle, logs, ops, preflight
+from . import {% if cookiecutter.use_encryption %}keys, {% endif %}lifecycle, logs, ops, preflight{% if cookiecutter.use_encryption %}, protect{% endif %}
 from .connections import producer_connection
 from .producer import EnqueueError, Producer
 from .settings import Settings, SettingsError
@@ -25,6 +29,9 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         settings = Settings.from_env()
+{%- if cookiecutter.use_encryption %}
+        protect.install(settings, required=getattr(args, "needs_keys", True))  # no keys, no start
+{%- endif %}
     except SettingsError as error:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_USAGE
@@ -48,10 +55,17 @@ def _parser() -> argparse.ArgumentParser:
     enqueue.add_argument("data", type=_json_object, help="job data as a JSON object")
     enqueue.add_argument("--job-id", help="custom job id (a job with an existing id is not added twice)")
     enqueue.add_argument("--delay", type=int, default=0, metavar="MS", help="delay before the job may run")
+{%- if cookiecutter.use_encryption %}
+    enqueue.add_argument("--sensitive", action="append", default=[], metavar="FIELD", help="encrypt this field too")
+{%- endif %}
     enqueue.set_defaults(command=_enqueue)
 
     check = commands.add_parser("preflight", help="check the Redis server; non-zero exit when unfit")
-    check.set_defaults(command=_preflight)
+    check.set_defaults(command=_preflight{% if cookiecutter.use_encryption %}, needs_keys=False{% endif %})
+{%- if cookiecutter.use_encryption %}
+
+    keys.add_commands(commands)
+{%- endif %}
     ops.add_commands(commands)
     return parser
 
@@ -72,6 +86,9 @@ def _worker(settings: Settings, _args: argparse.Namespace) -> int:
 
 def _enqueue(settings: Settings, args: argparse.Namespace) -> int:
     options = {key: value for key, value in (("jobId", args.job_id), ("delay", args.delay)) if value}
+{%- if cookiecutter.use_encryption %}
+    options["sensitive"] = args.sensitive
+{%- endif %}
 
     async def add() -> str:
         async with Producer(settings) as producer:

@@ -26,6 +26,9 @@ from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
+{% if cookiecutter.use_encryption -%}
+from .protect import LogRedactor
+{% endif -%}
 from .settings import Settings
 
 # Attributes every LogRecord has; anything else came from ``extra=`` or the job binding.
@@ -111,6 +114,9 @@ def configure(settings: Settings) -> None:
     # a good part of each record's cost.
     logging._srcfile = None
     logging.logThreads = logging.logProcesses = logging.logMultiprocessing = False
+{%- if cookiecutter.use_encryption %}
+    handler.addFilter(LogRedactor())  # decrypted job values never reach the log
+{%- endif %}
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(settings.log_level)

@@ -16,6 +16,9 @@ from bullmq import Queue
 from redis.exceptions import RedisError
 
 from .connections import producer_connection
+{%- if cookiecutter.use_encryption %}
+from .protect import seal
+{%- endif %}
 from .settings import Settings
 
 log = logging.getLogger(__name__)
@@ -50,6 +53,11 @@ class Producer:
 
     async def enqueue(self, name: str, data: dict[str, Any], **options: Any) -> str:
         """Add one job and return its id; raises :class:`EnqueueError` at once if Redis is down."""
+{%- if cookiecutter.use_encryption %}
+        # Sensitive fields (declared in sensitive.py, plus sensitive=[...] for this call) are
+        # encrypted here, so they never reach Redis in clear text.
+        data = seal(self.settings, name, data, options.pop("sensitive", ()))
+{%- endif %}
         try:
             job = await self.queue.add(name, data, options)
         except RedisError as error:

@@ -41,6 +41,10 @@ class Settings:
     producer_timeout: float = 2.0
     allow_eviction_policy: bool = False
     handler_modules: tuple[str, ...] = (f"{__package__}.jobs",)
+{%- if cookiecutter.use_encryption %}
+    # Raw key text, parsed and checked by protect.py; never logged or repr'd.
+    encryption_keys: str | None = field(default=None, repr=False)
+{%- endif %}
     instance: str = field(default_factory=lambda: f"{socket.gethostname()}-{os.getpid()}")
 {%- if cookiecutter.use_metrics %}
     # observe.py: /livez, /readyz and /metrics. All interfaces, so probes and
@@ -94,6 +98,9 @@ class Settings:
 {%- if cookiecutter.use_metrics %}
             health_host=read.text("HEALTH_HOST", cls.health_host),
             health_port=read.integer("HEALTH_PORT", cls.health_port, low=1),
+{%- endif %}
+{%- if cookiecutter.use_encryption %}
+            encryption_keys=read.text("ENCRYPTION_KEYS", None, secret=True),
 {%- endif %}
         )
 

@@ -20,6 +20,9 @@ from bullmq import Job, Worker
 
 from .connections import worker_connection
 from .logs import bind_job
+{%- if cookiecutter.use_encryption %}
+from .protect import run as run_protected
+{%- endif %}
 from .registry import lookup
 from .settings import SERVICE_NAME, Settings
 
@@ -45,7 +48,12 @@ def worker_options(settings: Settings, connection: redis.Redis) -> dict[str, Any
 async def route(job: Job, token: str) -> Any:
     """Hand ``job`` to the handler registered under its name."""
     bind_job(job)  # logs.py: job fields on every log line of this job (keep first)
+{%- if cookiecutter.use_encryption %}
+    # Sensitive fields are opened for the handler alone; its errors come back scrubbed.
+    return await run_protected(job, lookup(job.name))
+{%- else %}
     return await lookup(job.name)(job)
+{%- endif %}
 
 
 def load_handlers(settings: Settings) -> None:
