@@ -112,19 +112,22 @@ def release_1_0_0(template: Path, *, with_migration: bool) -> None:
     package = template / PACKAGE_DIR
     git(template, "mv", str(package / "registry.py"), str(package / "routing.py"))
     for path in (template / PROJECT_DIR).rglob("*"):
-        if path.is_file() and "registry import" in path.read_text():
-            path.write_text(path.read_text().replace("registry import", "routing import"))
+        if path.is_file() and OWN_REGISTRY.search(path.read_text()):
+            path.write_text(OWN_REGISTRY.sub("routing import", path.read_text()))
     edit(template / "CHANGELOG.md", "## 0.1.0", "## 1.0.0 (breaking)\n\nregistry.py is now routing.py.\n\n## 0.1.0")
     if with_migration:
         (template / "migrations" / "1.0.0.py").write_text(MIGRATION_1_0_0)
     release(template, "v1.0.0")
 
 
+# The service's own registry module, not e.g. prometheus_client.registry.
+OWN_REGISTRY = re.compile(r"(?<!prometheus_client\.)registry import")
+
 MIGRATION_1_0_0 = '''"""1.0.0: registry.py became routing.py; point the team's own files at it."""
 import re
 from pathlib import Path
 
-IMPORT = re.compile(r"^(from \\S*?)\\bregistry import", re.MULTILINE)
+IMPORT = re.compile(r"^(from (?!prometheus_client)\\S*?)\\bregistry import", re.MULTILINE)
 for path in [*Path("src").rglob("*.py"), *Path("tests").rglob("*.py")]:
     text = path.read_text(encoding="utf-8")
     if IMPORT.search(text):
