@@ -31,11 +31,17 @@ async def background_crash(job: Job) -> str:
 async def slow_first_run(job: Job) -> dict:
     """Sleep ``data["seconds"]`` on the job's first start; return at once when it runs again.
 
-    Lets a shutdown test interrupt a long job and see a second worker finish it quickly.
+    Lets a shutdown test interrupt a long job and see a second worker finish it
+    quickly. Like a careless handler, it swallows the cancellation of a forced
+    close and returns, which makes bullmq emit "completed" for a job it never
+    completed.
     """
     first = job.attemptsStarted <= 1
     if first:
-        await asyncio.sleep(job.data.get("seconds", 30))
+        try:
+            await asyncio.sleep(job.data.get("seconds", 30))
+        except asyncio.CancelledError:
+            return {"cancelled": True}
     return {"first_run": first, "started": job.attemptsStarted}
 
 

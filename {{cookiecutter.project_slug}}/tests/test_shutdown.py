@@ -31,7 +31,7 @@ def test_sigterm_lets_the_job_in_flight_finish_and_exits_0(redis_server, start_s
     wait_active(r, job_id)
 
     worker.signal(signal.SIGTERM)
-    worker.wait_for_log("shutdown_requested")
+    worker.wait_for_log("shutdown_draining")
     [later] = add_jobs(redis_server.url, QUEUE, [("echo", {}, {})])
     assert worker.wait(20) == 0
 

@@ -88,7 +88,7 @@ async def serve(settings: Settings) -> int:
         )
         await _force_close(worker)
         return EXIT_FAILED
-    return await _graceful_close(worker, settings.shutdown_timeout, shutdown)
+    return await _graceful_close(worker, running, settings.shutdown_timeout, shutdown)
 
 
 def _why_ended(running: asyncio.Task) -> str:
@@ -121,14 +121,23 @@ async def _first(work, interrupt):
     return None
 
 
-async def _graceful_close(worker: Worker, limit: float, shutdown: Shutdown) -> int:
-    # worker.close() shields itself, so asyncio.wait_for cannot bound it:
-    # wait with a timeout, then force.
+async def _graceful_close(worker: Worker, running: asyncio.Task, limit: float, shutdown: Shutdown) -> int:
     closing = asyncio.create_task(worker.close(), name="bullmq-close")
+    await asyncio.sleep(0)  # close() marks the worker closing in its first step: no job is taken after this
+    log.info(
+        "taking no new jobs; waiting up to %ss for %d in-flight jobs",
+        limit,
+        len(worker.jobs),
+        extra={"event": "shutdown_draining", "in_flight_jobs": _in_flight(worker)},
+    )
+    # worker.close() shields itself, so asyncio.wait_for cannot bound it:
+    # wait with a timeout, then force. Wait for run() too: a job it took just
+    # as close() began is not among those close() waits for.
+    drained = asyncio.ensure_future(asyncio.wait({closing, running}))
     forced = asyncio.create_task(shutdown.forced.wait())
-    await asyncio.wait({closing, forced}, timeout=limit, return_when=asyncio.FIRST_COMPLETED)
+    await asyncio.wait({drained, forced}, timeout=limit, return_when=asyncio.FIRST_COMPLETED)
     forced.cancel()
-    if closing.done() and not closing.cancelled() and closing.exception() is None:
+    if drained.done() and not worker.jobs and _succeeded(closing):
         log.info("worker stopped gracefully", extra={"event": "worker_stopped"})
         return EXIT_OK
     interrupted = _in_flight(worker)
@@ -142,6 +151,10 @@ async def _graceful_close(worker: Worker, limit: float, shutdown: Shutdown) -> i
     )
     await _force_close(worker)
     return EXIT_FAILED
+
+
+def _succeeded(task: asyncio.Task) -> bool:
+    return task.done() and not task.cancelled() and task.exception() is None
 
 
 async def _force_close(worker: Worker) -> None:

@@ -39,7 +39,7 @@ class HandlerCancelledError(RuntimeError):
 
 
 class ServiceWorker(Worker):
-    """bullmq's Worker, reading fetched jobs defensively.
+    """bullmq's Worker, taking and reading jobs defensively.
 
     bullmq 3.4.4 decodes a job after moving it to active; a field that is not
     valid JSON raises there, so the job is never processed nor failed: it
@@ -50,6 +50,14 @@ class ServiceWorker(Worker):
     def __init__(self, name: str, processor: Callable, opts: dict[str, Any], *, backoff_jitter: float) -> None:
         super().__init__(name, processor, opts)
         self.backoff_jitter = backoff_jitter
+
+    async def moveToActive(self, token: str) -> Job | None:  # noqa: N802  (bullmq's method name)
+        # close() cancels the blocking wait for a job, but a wait that has just
+        # returned still goes on to take a job, which a graceful close then
+        # leaves behind in the active list. A closing worker takes nothing.
+        if self.closing:
+            return None
+        return await super().moveToActive(token)
 
     async def nextJobFromJobData(  # noqa: N802  (bullmq's method name)
         self, job_data=None, job_id=None, limit_until=0, delay_until=0, token=None
