@@ -161,6 +161,7 @@ def service_env(redis_url: str, **overrides: str) -> dict[str, str]:
         # retention answers were; the retention tests set their own bounds.
         KEEP_COMPLETED_COUNT="10000",
         KEEP_COMPLETED_AGE="3600",
+        KEEP_FAILED_COUNT="10000",
     )
     env.update(overrides)
     return env
