@@ -81,9 +81,11 @@ async def serve(settings: Settings) -> int:
         # Watchdog: bullmq's run() returns on an unexpected error and leaves a
         # process that looks alive but does nothing. Exit so a supervisor restarts it.
         stop.cancel()
+        error = None if running.cancelled() else running.exception()
         log.critical(
             "worker loop ended unexpectedly (%s); exiting so the supervisor restarts it",
             _why_ended(running),
+            exc_info=(type(error), error, error.__traceback__) if error else None,
             extra={"event": "worker_loop_ended", "interrupted_jobs": _in_flight(worker)},
         )
         await _force_close(worker)
