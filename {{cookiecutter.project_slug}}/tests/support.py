@@ -6,9 +6,11 @@ sleeps and hopes.
 
 from __future__ import annotations
 
+import asyncio
 {% if cookiecutter.use_encryption -%}
 import base64
 {% endif -%}
+import json
 import os
 import shutil
 import signal
@@ -21,6 +23,8 @@ from pathlib import Path
 from typing import Any
 
 import redis
+import redis.asyncio as aredis
+from bullmq import Queue
 
 PROJECT = Path(__file__).resolve().parent.parent
 PACKAGE = "{{ cookiecutter.package_name }}"
@@ -175,3 +179,36 @@ def service_env(redis_url: str, **overrides: str) -> dict[str, str]:
 {%- endif %}
     env.update(overrides)
     return env
+
+
+# --- worker runtime tests: jobs from "another producer", structured log records ---
+
+
+def add_jobs(redis_url: str, queue: str, jobs: list[tuple[str, dict, dict]]) -> list[str]:
+    """Add jobs with a bare bullmq Queue and no default options, as another service would."""
+
+    async def add() -> list[str]:
+        bullmq_queue = Queue(queue, {"connection": aredis.Redis.from_url(redis_url, decode_responses=True)})
+        try:
+            return [str((await bullmq_queue.add(name, data, options)).id) for name, data, options in jobs]
+        finally:
+            await bullmq_queue.close()
+
+    return asyncio.run(add())
+
+
+def log_records(process: ServiceProcess) -> list[dict]:
+    """The JSON log records a service process wrote (other output lines are skipped)."""
+    records = []
+    for line in process.log.splitlines():
+        if line.startswith("{"):
+            try:
+                records.append(json.loads(line))
+            except json.JSONDecodeError:
+                continue  # a line cut short by a kill
+    return records
+
+
+def find_record(process: ServiceProcess, **fields: Any) -> dict | None:
+    """The first log record whose fields include ``fields``, if any."""
+    return next((r for r in log_records(process) if all(r.get(k) == v for k, v in fields.items())), None)

@@ -19,14 +19,15 @@ from bullmq import Worker
 from . import {% if cookiecutter.use_metrics %}observe, {% endif %}preflight
 from .connections import worker_connection
 from .settings import Settings
-from .worker import build_worker
+from .worker import build_worker, load_handlers
 
 log = logging.getLogger(__name__)
 
 EXIT_OK, EXIT_FAILED, EXIT_UNFIT = 0, 1, 78
-# After a forced close, give bullmq this long to release its connections
-# before the process exits anyway: a shutdown must never hang.
-FORCE_GRACE = 3.0
+# A forced close gets this long to cancel handlers and drop connections, and
+# the event loop's own clean-up this long again; then the process leaves
+# anyway. A shutdown must never hang.
+FORCE_GRACE = 0.5
 
 
 class Shutdown:
@@ -60,6 +61,7 @@ async def serve(settings: Settings) -> int:
     loop.set_exception_handler(_loop_exception_handler)
     shutdown = Shutdown()
     shutdown.install(loop)
+    load_handlers(settings)  # a broken handler module fails now, not after Redis is up
 {%- if cookiecutter.use_metrics %}
     endpoint = await observe.start(settings)  # observe seam: /livez /readyz /metrics until the loop ends
 {%- endif %}
@@ -85,15 +87,27 @@ async def serve(settings: Settings) -> int:
         # Watchdog: bullmq's run() returns on an unexpected error and leaves a
         # process that looks alive but does nothing. Exit so a supervisor restarts it.
         stop.cancel()
-        reason = running.exception() if not running.cancelled() else "cancelled"
+        error = None if running.cancelled() else running.exception()
         log.critical(
             "worker loop ended unexpectedly (%s); exiting so the supervisor restarts it",
-            reason or "returned",
-            extra={"event": "worker_loop_ended"},
+            _why_ended(running),
+            exc_info=(type(error), error, error.__traceback__) if error else None,
+            extra={"event": "worker_loop_ended", "interrupted_jobs": _in_flight(worker)},
         )
         await _force_close(worker)
         return EXIT_FAILED
-    return await _graceful_close(worker, settings.shutdown_timeout, shutdown)
+    return await _graceful_close(worker, running, settings.shutdown_timeout, shutdown)
+
+
+def _why_ended(running: asyncio.Task) -> str:
+    if running.cancelled():
+        return "its task was cancelled"
+    error = running.exception()
+    return f"{type(error).__name__}: {error}" if error else "run() returned"
+
+
+def _in_flight(worker: Worker) -> list[str]:
+    return sorted(str(job.id) for job, _token in worker.jobs)
 
 
 async def _preflight(settings: Settings) -> bool:
@@ -115,33 +129,48 @@ async def _first(work, interrupt):
     return None
 
 
-async def _graceful_close(worker: Worker, limit: float, shutdown: Shutdown) -> int:
-    # worker.close() shields itself, so asyncio.wait_for cannot bound it:
-    # wait with a timeout, then force.
+async def _graceful_close(worker: Worker, running: asyncio.Task, limit: float, shutdown: Shutdown) -> int:
     closing = asyncio.create_task(worker.close(), name="bullmq-close")
+    await asyncio.sleep(0)  # close() marks the worker closing in its first step: no job is taken after this
+    log.info(
+        "taking no new jobs; waiting up to %ss for %d in-flight jobs",
+        limit,
+        len(worker.jobs),
+        extra={"event": "shutdown_draining", "in_flight_jobs": _in_flight(worker)},
+    )
+    # worker.close() shields itself, so asyncio.wait_for cannot bound it:
+    # wait with a timeout, then force. Wait for run() too: a job it took just
+    # as close() began is not among those close() waits for.
+    drained = asyncio.ensure_future(asyncio.wait({closing, running}))
     forced = asyncio.create_task(shutdown.forced.wait())
-    await asyncio.wait({closing, forced}, timeout=limit, return_when=asyncio.FIRST_COMPLETED)
+    await asyncio.wait({drained, forced}, timeout=limit, return_when=asyncio.FIRST_COMPLETED)
     forced.cancel()
-    if closing.done() and not closing.cancelled() and closing.exception() is None:
+    if drained.done() and not worker.jobs and _succeeded(closing):
         log.info("worker stopped gracefully", extra={"event": "worker_stopped"})
         return EXIT_OK
-    interrupted = sorted(job.id for job, _token in worker.jobs)
+    interrupted = _in_flight(worker)
+    why = "a second signal forced it" if shutdown.forced.is_set() else f"it did not finish within {limit}s"
     log.error(
-        "shutdown did not finish within %ss; force-closing. Interrupted jobs %s stay "
-        "active until stalled-job recovery hands them to another worker",
-        limit,
+        "shutdown force-closed jobs because %s. Interrupted jobs %s stay active until "
+        "stalled-job recovery hands them to another worker",
+        why,
         interrupted,
-        extra={"event": "shutdown_timeout", "interrupted_jobs": interrupted},
+        extra={"event": "shutdown_forced_close", "interrupted_jobs": interrupted},
     )
     await _force_close(worker)
     return EXIT_FAILED
 
 
+def _succeeded(task: asyncio.Task) -> bool:
+    return task.done() and not task.cancelled() and task.exception() is None
+
+
 async def _force_close(worker: Worker) -> None:
-    # Last resort: if bullmq's teardown or the loop's cleanup hangs, leave anyway.
-    timer = threading.Timer(FORCE_GRACE * 2, os._exit, (EXIT_FAILED,))
-    timer.daemon = True
-    timer.start()
+    """Cancel in-flight handlers and drop connections, within FORCE_GRACE at most.
+
+    Jobs stay active and locked in Redis (bullmq does not release them); the
+    lock expires and stalled-job recovery hands them to another worker.
+    """
     closing = asyncio.ensure_future(worker.close(force=True))
     await asyncio.wait({closing}, timeout=FORCE_GRACE)
     if closing.done() and not closing.cancelled() and closing.exception() is not None:
@@ -161,12 +190,13 @@ def _loop_exception_handler(loop: asyncio.AbstractEventLoop, context: dict) -> N
 
 def install_exception_hooks() -> None:
     """Route every unhandled error to the log, with its traceback."""
+    # Crashes in C code (segfault, abort) print every thread's stack to stderr;
+    # SIGUSR1 prints them without stopping: `kill -USR1 <pid>` on a stuck worker.
     faulthandler.enable()
+    if hasattr(signal, "SIGUSR1"):
+        faulthandler.register(signal.SIGUSR1, all_threads=True)
 
     def on_exception(kind, value, traceback) -> None:
-        if issubclass(kind, KeyboardInterrupt):
-            sys.__excepthook__(kind, value, traceback)
-            return
         log.critical(
             "unhandled exception; exiting",
             exc_info=(kind, value, traceback),
@@ -174,6 +204,8 @@ def install_exception_hooks() -> None:
         )
 
     def on_thread_exception(args: threading.ExceptHookArgs) -> None:
+        if args.exc_type is SystemExit:
+            return  # how threads end on purpose, as in Python's default hook
         log.error(
             "unhandled exception in thread %s",
             args.thread.name if args.thread else "?",
@@ -200,14 +232,31 @@ def install_exception_hooks() -> None:
 def run(settings: Settings) -> int:
     """Blocking entry point for ``python -m <package> worker``."""
     install_exception_hooks()
-    try:
-        code = asyncio.run(serve(settings))
-    except Exception:
-        log.critical("worker failed", exc_info=True, extra={"event": "worker_failed"})
-        code = EXIT_FAILED
-    logging.shutdown()
-    if code != EXIT_OK:
-        # Nothing left to wait for: leave without running finalizers that
-        # might block on a dead connection.
-        os._exit(code)
+    with asyncio.Runner() as runner:
+        try:
+            code = runner.run(serve(settings))
+        except BaseException as error:  # the last line of defence: log, then exit
+            # SystemExit too: a handler calling sys.exit() must not stop the
+            # worker silently with jobs left active.
+            log.critical(
+                "worker failed: %s: %s", type(error).__name__, error, exc_info=True, extra={"event": "worker_failed"}
+            )
+            code = EXIT_FAILED
+        if code != EXIT_OK:
+            # Leave now: the runner's clean-up would wait for tasks and
+            # connections left mid-command, and could hang.
+            _leave(code)
+        # Graceful stop: let the runner clean up, but never for long.
+        _leave_after(FORCE_GRACE, code)
     return code
+
+
+def _leave(code: int) -> None:
+    logging.shutdown()
+    os._exit(code)
+
+
+def _leave_after(seconds: float, code: int) -> None:
+    timer = threading.Timer(seconds, _leave, (code,))
+    timer.daemon = True
+    timer.start()

@@ -1,21 +1,42 @@
-"""The ``@handler("job-name")`` decorator and the table it fills.
+"""The ``@handler("job-name")`` and ``@listener("event")`` decorators and the tables they fill.
 
 Handlers are ``async def`` functions that take the bullmq ``Job``; the worker
 dispatches each job to the handler registered under its name.
+
+Listeners are plain ``def`` functions bullmq calls on worker events. bullmq
+calls them synchronously inside its own loop and never awaits them, so an
+``async def`` listener is refused here: its body would silently never run.
+The worker wraps every listener so that nothing it raises reaches bullmq.
 """
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from bullmq import Job, UnrecoverableError
 
 Handler = Callable[[Job], Awaitable[Any]]
+Listener = Callable[..., None]
 
 HANDLERS: dict[str, Handler] = {}
+LISTENERS: dict[str, list[Listener]] = {}
 
-__all__ = ["HANDLERS", "Job", "UnrecoverableError", "handler", "lookup"]
+# The events bullmq 3.4.4's Worker emits, and what it passes to listeners.
+EVENTS = {
+    "active": "(job, previous_state)",
+    "completed": "(job, result)",
+    "failed": "(job, error)",
+    "error": "(error) or (error, job)",
+    "stalled": "(job_id)",
+    "lockRenewalFailed": "(job_ids)",
+    "paused": "()",
+    "resumed": "()",
+    "closed": "()",
+}
+
+__all__ = ["EVENTS", "HANDLERS", "LISTENERS", "Job", "UnrecoverableError", "handler", "listener", "lookup"]
 
 
 def handler(name: str) -> Callable[[Handler], Handler]:
@@ -24,9 +45,31 @@ def handler(name: str) -> Callable[[Handler], Handler]:
     def register(function: Handler) -> Handler:
         if name in HANDLERS:
             raise ValueError(f"job name {name!r} already has a handler: {HANDLERS[name].__qualname__}")
-        if not callable(function) or not _is_async(function):
+        if not inspect.iscoroutinefunction(function):
             raise TypeError(f"handler for {name!r} must be an async def function")
         HANDLERS[name] = function
+        return function
+
+    return register
+
+
+def listener(event: str) -> Callable[[Listener], Listener]:
+    """Register a plain ``def`` function to be called on a worker ``event``.
+
+    Listeners must be quick and must not block: they run inside the worker's
+    loop. Whatever they raise is logged and ignored.
+    """
+
+    def register(function: Listener) -> Listener:
+        if event not in EVENTS:
+            raise ValueError(f"unknown worker event {event!r}; bullmq emits: {', '.join(EVENTS)}")
+        if inspect.iscoroutinefunction(function) or inspect.isasyncgenfunction(function):
+            raise TypeError(
+                f"listener {function.__qualname__} for {event!r} is async def, but bullmq calls listeners "
+                "synchronously and never awaits them, so its body would never run. Make it a plain def "
+                "(start async work with asyncio.get_running_loop().create_task(...) if you must)"
+            )
+        LISTENERS.setdefault(event, []).append(function)
         return function
 
     return register
@@ -39,9 +82,3 @@ def lookup(name: str) -> Handler:
     except KeyError:
         known = ", ".join(sorted(HANDLERS)) or "none"
         raise UnrecoverableError(f"no handler for job name {name!r} (known: {known})") from None
-
-
-def _is_async(function: Callable) -> bool:
-    import inspect
-
-    return inspect.iscoroutinefunction(function)

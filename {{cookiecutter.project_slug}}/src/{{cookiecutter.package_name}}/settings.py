@@ -36,6 +36,7 @@ class Settings:
     keep_failed_count: int = {{ cookiecutter.keep_failed_count | int }}
     job_attempts: int = 5
     backoff_delay_ms: int = 1000
+    backoff_jitter: float = 0.5
     lock_duration_ms: int = 30_000
     stalled_interval_ms: int = 30_000
     producer_timeout: float = 2.0
@@ -63,6 +64,8 @@ class Settings:
                 f"QUEUE_NAME={self.queue_name!r} "
                 "must be non-empty, without ':', '{', '}' or spaces (they break BullMQ's key layout)"
             )
+        if self.backoff_jitter > 1:
+            raise SettingsError(f"JOB_BACKOFF_JITTER={self.backoff_jitter} must be between 0 and 1")
 
     @property
     def redis_location(self) -> str:
@@ -90,6 +93,7 @@ class Settings:
             keep_failed_count=read.integer("KEEP_FAILED_COUNT", cls.keep_failed_count, low=1),
             job_attempts=read.integer("JOB_ATTEMPTS", cls.job_attempts, low=1),
             backoff_delay_ms=read.integer("JOB_BACKOFF_MS", cls.backoff_delay_ms),
+            backoff_jitter=read.number("JOB_BACKOFF_JITTER", cls.backoff_jitter, low=0.0),
             lock_duration_ms=read.integer("LOCK_DURATION_MS", cls.lock_duration_ms, low=1000),
             stalled_interval_ms=read.integer("STALLED_INTERVAL_MS", cls.stalled_interval_ms, low=1000),
             producer_timeout=read.number("PRODUCER_TIMEOUT", cls.producer_timeout, low=0.1),
