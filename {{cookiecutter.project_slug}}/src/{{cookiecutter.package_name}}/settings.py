@@ -40,6 +40,7 @@ class Settings:
     stalled_interval_ms: int = 30_000
     producer_timeout: float = 2.0
     allow_eviction_policy: bool = False
+    redis_tls_ca_file: str | None = None
     handler_modules: tuple[str, ...] = (f"{__package__}.jobs",)
     instance: str = field(default_factory=lambda: f"{socket.gethostname()}-{os.getpid()}")
 
@@ -53,6 +54,17 @@ class Settings:
                 f"QUEUE_NAME={self.queue_name!r} "
                 "must be non-empty, without ':', '{', '}' or spaces (they break BullMQ's key layout)"
             )
+        self._check_connection()
+
+    def _check_connection(self) -> None:
+        """Connection settings that contradict each other (see connections.py)."""
+        parts = urlsplit(self.redis_url)
+        if parts.password and self.redis_password:
+            raise SettingsError("the Redis password is set twice, in REDIS_URL and REDIS_PASSWORD; keep one")
+        if parts.username and self.redis_username:
+            raise SettingsError("the Redis username is set twice, in REDIS_URL and REDIS_USERNAME; keep one")
+        if self.redis_tls_ca_file and parts.scheme != "rediss":
+            raise SettingsError("REDIS_TLS_CA_FILE is set but REDIS_URL does not start with rediss:// (TLS)")
 
     @property
     def redis_location(self) -> str:
@@ -84,6 +96,7 @@ class Settings:
             stalled_interval_ms=read.integer("STALLED_INTERVAL_MS", cls.stalled_interval_ms, low=1000),
             producer_timeout=read.number("PRODUCER_TIMEOUT", cls.producer_timeout, low=0.1),
             allow_eviction_policy=read.flag("ALLOW_EVICTION_POLICY", False),
+            redis_tls_ca_file=read.text("REDIS_TLS_CA_FILE", None),
             handler_modules=read.names("HANDLER_MODULES", cls.handler_modules),
         )
 

@@ -18,7 +18,7 @@ from typing import Any
 import redis.asyncio as redis
 from bullmq import Job, Worker
 
-from .connections import worker_connection
+from .connections import check_client, worker_connection
 from .registry import lookup
 from .settings import SERVICE_NAME, Settings
 
@@ -55,7 +55,7 @@ def load_handlers(settings: Settings) -> None:
 def build_worker(settings: Settings, *, connection: redis.Redis | None = None) -> Worker:
     """A Worker on the settings' queue; call ``run()`` to start it."""
     load_handlers(settings)
-    client = connection if connection is not None else worker_connection(settings)
+    client = check_client(connection, "worker", settings) if connection is not None else worker_connection(settings)
     worker = Worker(settings.queue_name, route, worker_options(settings, client))
     attach_listeners(worker)
     return worker
