@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime
 import ipaddress
 import logging
@@ -149,7 +150,7 @@ def test_connections_are_named_by_service_and_role(redis_server, start_service):
             await producer.enqueue("echo", {})
             return service_clients(client)
 
-    entries = clients.asyncio.run(add_and_look())
+    entries = asyncio.run(add_and_look())
     assert_named_by_service_and_role(entries)
     assert any(f"{SERVICE_NAME}:producer:" in entry["name"] for entry in entries)
     assert any(f":w:{SERVICE_NAME}:" in entry["name"] for entry in entries)
