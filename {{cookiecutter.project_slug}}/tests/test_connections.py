@@ -122,14 +122,18 @@ def observer(server: support.RedisServer) -> redis.Redis:
 
 
 def service_clients(client: redis.Redis) -> list[dict]:
-    """CLIENT LIST without the test's own connection, once no connection is still in its handshake."""
+    """CLIENT LIST without the test's own connection, once no connection is still in its handshake.
+
+    redis-py names a connection in its handshake, after HELLO or AUTH; a new
+    connection's last command is one of those (or none) until then.
+    """
     own = client.client_id()
 
     def settled() -> list[dict] | None:
         entries = [entry for entry in client.client_list() if int(entry["id"]) != own]
-        return None if any(entry["cmd"] == "NULL" for entry in entries) else entries
+        return None if any(entry["cmd"] in ("NULL", "hello", "auth") for entry in entries) else entries
 
-    return support.wait_until(settled, 5, "every connection past its handshake (CLIENT SETNAME)")
+    return support.wait_until(settled, 5, "every connection past its handshake")
 
 
 def assert_named_by_service_and_role(entries: list[dict]) -> None:
