@@ -13,9 +13,9 @@ from typing import Any
 
 import redis.asyncio as redis
 from bullmq import Queue
-from redis.exceptions import RedisError
+from redis.exceptions import RedisError, TimeoutError
 
-from .connections import producer_connection
+from .connections import check_client, producer_connection
 {%- if cookiecutter.use_encryption %}
 from .protect import seal
 {%- endif %}
@@ -40,8 +40,12 @@ def default_job_options(settings: Settings) -> dict[str, Any]:
 
 class Producer:
     def __init__(self, settings: Settings, *, connection: redis.Redis | None = None) -> None:
+        """``connection``: your own client instead of :func:`producer_connection`; vetted, with warnings."""
         self.settings = settings
-        client = connection if connection is not None else producer_connection(settings)
+        if connection is not None:
+            client = check_client(connection, "producer", settings)
+        else:
+            client = producer_connection(settings)
         self.queue = Queue(
             settings.queue_name,
             {
@@ -61,9 +65,11 @@ class Producer:
         try:
             job = await self.queue.add(name, data, options)
         except RedisError as error:
+            hint = f" (no answer within PRODUCER_TIMEOUT={self.settings.producer_timeout:g}s)"
             raise EnqueueError(
                 f"could not add job {name!r} to queue {self.settings.queue_name!r} "
                 f"at {self.settings.redis_location}: {type(error).__name__}: {error}"
+                f"{hint if isinstance(error, TimeoutError) else ''}"
             ) from error
         return str(job.id)
 

@@ -41,6 +41,7 @@ class Settings:
     stalled_interval_ms: int = 30_000
     producer_timeout: float = 2.0
     allow_eviction_policy: bool = False
+    redis_tls_ca_file: str | None = None
     handler_modules: tuple[str, ...] = (f"{__package__}.jobs",)
 {%- if cookiecutter.use_encryption %}
     # Raw key text, parsed and checked by protect.py; never logged or repr'd.
@@ -66,6 +67,17 @@ class Settings:
             )
         if self.backoff_jitter > 1:
             raise SettingsError(f"JOB_BACKOFF_JITTER={self.backoff_jitter} must be between 0 and 1")
+        self._check_connection()
+
+    def _check_connection(self) -> None:
+        """Connection settings that contradict each other (see connections.py)."""
+        parts = urlsplit(self.redis_url)
+        if parts.password and self.redis_password:
+            raise SettingsError("the Redis password is set twice, in REDIS_URL and REDIS_PASSWORD; keep one")
+        if parts.username and self.redis_username:
+            raise SettingsError("the Redis username is set twice, in REDIS_URL and REDIS_USERNAME; keep one")
+        if self.redis_tls_ca_file and parts.scheme != "rediss":
+            raise SettingsError("REDIS_TLS_CA_FILE is set but REDIS_URL does not start with rediss:// (TLS)")
 
     @property
     def redis_location(self) -> str:
@@ -98,6 +110,7 @@ class Settings:
             stalled_interval_ms=read.integer("STALLED_INTERVAL_MS", cls.stalled_interval_ms, low=1000),
             producer_timeout=read.number("PRODUCER_TIMEOUT", cls.producer_timeout, low=0.1),
             allow_eviction_policy=read.flag("ALLOW_EVICTION_POLICY", False),
+            redis_tls_ca_file=read.text("REDIS_TLS_CA_FILE", None),
             handler_modules=read.names("HANDLER_MODULES", cls.handler_modules),
 {%- if cookiecutter.use_metrics %}
             health_host=read.text("HEALTH_HOST", cls.health_host),

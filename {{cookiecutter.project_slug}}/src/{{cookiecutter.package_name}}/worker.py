@@ -23,7 +23,7 @@ import redis.asyncio as redis
 from bullmq import Job, Worker
 
 from . import retries
-from .connections import worker_connection
+from .connections import check_client, worker_connection
 from .logs import bind_job
 {%- if cookiecutter.use_encryption %}
 from .protect import run as run_protected
@@ -151,7 +151,7 @@ def load_handlers(settings: Settings) -> None:
 def build_worker(settings: Settings, *, connection: redis.Redis | None = None) -> Worker:
     """A Worker on the settings' queue; call ``run()`` to start it."""
     load_handlers(settings)
-    client = connection if connection is not None else worker_connection(settings)
+    client = check_client(connection, "worker", settings) if connection is not None else worker_connection(settings)
     options = worker_options(settings, client)
     worker = ServiceWorker(settings.queue_name, route, options, backoff_jitter=settings.backoff_jitter)
     attach_listeners(worker)

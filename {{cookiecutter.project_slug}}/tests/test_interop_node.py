@@ -1,0 +1,78 @@
+"""A Node BullMQ producer and this Python worker share a queue: same Lua scripts, same key layout.
+
+Needs ``node`` and ``npm`` (CI installs them); the test installs npm
+``bullmq@5`` once into a cache directory outside the project.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from clients import QUEUE
+
+NODE_BULLMQ = "bullmq@5"
+INSTALL_HINT = "install Node.js 18+ with npm (Debian/Ubuntu: apt-get install nodejs npm; macOS: brew install node)"
+
+# Adds a job from Node, waits for the Python worker to finish it, prints what Node reads back.
+PRODUCER_JS = """
+const { Job, Queue, QueueEvents } = require("bullmq");
+const [port, queueName] = process.argv.slice(2);
+const connection = { host: "127.0.0.1", port: Number(port) };
+(async () => {
+  const queue = new Queue(queueName, { connection });
+  const events = new QueueEvents(queueName, { connection });
+  await events.waitUntilReady();
+  const job = await queue.add("echo", { from: "node", n: 42 });
+  const finished = await job.waitUntilFinished(events, 20000);
+  const stored = await Job.fromId(queue, job.id);
+  console.log(JSON.stringify({ id: job.id, finished, stored: stored.returnvalue }));
+  await events.close();
+  await queue.close();
+})().catch((error) => { console.error(error); process.exit(1); });
+"""
+
+
+def node_bullmq() -> Path:
+    """``node_modules`` holding npm bullmq, installed once per machine (locked against parallel runs)."""
+    if not shutil.which("node") or not shutil.which("npm"):
+        pytest.fail(f"node and npm are needed for the interoperability test: {INSTALL_HINT}")
+    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "bullmq-interop-tests"
+    cache.mkdir(parents=True, exist_ok=True)
+    with open(cache / ".lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (cache / "node_modules" / "bullmq" / "package.json").exists():
+            install = ["npm", "install", "--no-audit", "--no-fund", "--prefix", str(cache), NODE_BULLMQ]
+            done = subprocess.run(install, capture_output=True, text=True, timeout=300, check=False)
+            if done.returncode != 0:
+                pytest.fail(f"{' '.join(install)} failed (is the npm registry reachable?):\n{done.stderr[-2000:]}")
+    return cache / "node_modules"
+
+
+def test_jobs_from_a_node_producer_are_processed_and_their_result_read_from_node(redis_server, start_service, tmp_path):
+    modules = node_bullmq()
+    worker = start_service(redis_server.url)
+    worker.wait_for_log("worker started")
+    script = tmp_path / "producer.js"
+    script.write_text(PRODUCER_JS)
+
+    result = subprocess.run(
+        ["node", str(script), str(redis_server.port), QUEUE],
+        env={**os.environ, "NODE_PATH": str(modules)},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    seen = json.loads(result.stdout.strip().splitlines()[-1])
+    expected = {"echo": {"from": "node", "n": 42}}
+    assert seen["finished"] == expected
+    assert seen["stored"] == expected
+    assert f'"job_id": "{seen["id"]}"' in worker.log, "the worker did not log the job"
