@@ -15,7 +15,6 @@ import importlib
 import inspect
 import json
 import logging
-import time
 from collections.abc import Callable
 from typing import Any
 
@@ -177,24 +176,17 @@ def safe(listener: Callable[..., None]) -> Callable[..., None]:
 
 def attach_listeners(worker: Worker) -> None:
     """The service's own listeners, then the team's ``@listener`` functions, all wrapped by :func:`safe`."""
-    started: dict[str, float] = {}
-
-    def on_active(job: Job, _previous: str) -> None:
-        started[job.id] = time.monotonic()
+    # Inside a job, logs.bind_job already put queue, job id, name, attempt and
+    # duration on every line; these fields only name jobs logged outside one.
 
     def on_completed(job: Job, _result: Any) -> None:
-        began = started.pop(job.id, None)
         if worker.forceClosing:
             # bullmq emits "completed" even for jobs cut off by a forced close.
             return
-        duration = round(time.monotonic() - began, 4) if began is not None else None
-        log.info("job completed", extra=_job_fields(job, duration=duration))
+        log.info("job completed", extra=_job_fields(job))
 
-    def on_failed(job: Job, error: BaseException) -> None:
-        began = started.pop(job.id, None) if job is not None else None
-        duration = round(time.monotonic() - began, 4) if began is not None else None
-        fields = _job_fields(job, duration=duration) if job is not None else {}
-        log.warning("job failed: %s", _reason(error), extra=fields)
+    def on_failed(job: Job | None, error: BaseException) -> None:
+        log.warning("job failed: %s", _reason(error), extra=_job_fields(job) if job is not None else {})
 
     def on_error(error: BaseException | str, job: Job | None = None) -> None:
         fields = _job_fields(job) if job is not None else {}
@@ -210,7 +202,6 @@ def attach_listeners(worker: Worker) -> None:
         )
 
     own = {
-        "active": on_active,
         "completed": on_completed,
         "failed": on_failed,
         "error": on_error,
@@ -224,13 +215,9 @@ def attach_listeners(worker: Worker) -> None:
             worker.on(event, safe(listener))
 
 
-def _job_fields(job: Job, **extra: Any) -> dict[str, Any]:
-    return {
-        "job_id": job.id,
-        "job_name": job.name,
-        "attempt": job.attemptsMade + 1,
-        **{key: value for key, value in extra.items() if value is not None},
-    }
+def _job_fields(job: Job) -> dict[str, Any]:
+    # No attempt number: by the time bullmq emits, it has already counted the attempt.
+    return {"job_id": job.id, "job_name": job.name}
 
 
 def _reason(error: BaseException | str) -> str:
