@@ -20,6 +20,7 @@ from redis.asyncio.retry import Retry
 from redis.backoff import AbstractBackoff
 from redis.exceptions import BusyLoadingError, ConnectionError, TimeoutError
 
+from . import speed
 from .settings import SERVICE_NAME, Settings
 
 log = logging.getLogger(__name__)
@@ -155,6 +156,7 @@ def _client(settings: Settings, *, role: str, retry: Retry, **timeouts: float) -
         "client_name": f"{SERVICE_NAME}:{role}:{settings.instance}",
         "socket_connect_timeout": 5.0,
         **timeouts,
+        **speed.client_options(settings),  # performance: HIREDIS=false
     }
     if settings.redis_username:
         options["username"] = settings.redis_username

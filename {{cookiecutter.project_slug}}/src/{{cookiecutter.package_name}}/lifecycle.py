@@ -16,7 +16,7 @@ import threading
 
 from bullmq import Worker
 
-from . import preflight
+from . import preflight, speed
 from .connections import worker_connection
 from .settings import Settings
 from .worker import build_worker
@@ -195,7 +195,7 @@ def run(settings: Settings) -> int:
     """Blocking entry point for ``python -m <package> worker``."""
     install_exception_hooks()
     try:
-        code = asyncio.run(serve(settings))
+        code = speed.run(serve(settings), settings)  # uvloop unless UVLOOP=false
     except Exception:
         log.critical("worker failed", exc_info=True, extra={"event": "worker_failed"})
         code = EXIT_FAILED

@@ -41,6 +41,14 @@ class Settings:
     producer_timeout: float = 2.0
     allow_eviction_policy: bool = False
     handler_modules: tuple[str, ...] = (f"{__package__}.jobs",)
+    # --- performance (supervisor.py, speed.py, offload.py) ---
+    worker_processes: int = 1
+    uvloop: bool = True
+    hiredis: bool = True
+    cpu_pool_size: int = field(default_factory=lambda: os.cpu_count() or 1)
+    restart_delay: float = 1.0
+    restart_limit: int = 5
+    # --- end performance ---
     instance: str = field(default_factory=lambda: f"{socket.gethostname()}-{os.getpid()}")
 
     def __post_init__(self) -> None:
@@ -85,6 +93,14 @@ class Settings:
             producer_timeout=read.number("PRODUCER_TIMEOUT", cls.producer_timeout, low=0.1),
             allow_eviction_policy=read.flag("ALLOW_EVICTION_POLICY", False),
             handler_modules=read.names("HANDLER_MODULES", cls.handler_modules),
+            # --- performance ---
+            worker_processes=read.count_or_auto("WORKER_PROCESSES", 1),
+            uvloop=read.flag("UVLOOP", True),
+            hiredis=read.flag("HIREDIS", True),
+            cpu_pool_size=read.count_or_auto("CPU_POOL_SIZE", os.cpu_count() or 1),
+            restart_delay=read.number("WORKER_RESTART_DELAY", cls.restart_delay, low=0.01),
+            restart_limit=read.integer("WORKER_RESTART_LIMIT", cls.restart_limit, low=1),
+            # --- end performance ---
         )
 
 
@@ -144,6 +160,16 @@ class _Reader:
         if raw is None:
             return default
         return tuple(part.strip() for part in raw.split(",") if part.strip())
+
+    def count_or_auto(self, name: str, default: int) -> int:
+        """A count of processes: a whole number of at least 1, or ``auto`` for the CPU count."""
+        raw = self.text(name, None)
+        if raw is not None and raw.lower() == "auto":
+            return os.cpu_count() or 1
+        try:
+            return self.integer(name, default, low=1)
+        except SettingsError as error:
+            raise SettingsError(f"{error} (or 'auto' for one per CPU)") from None
 
     def flag(self, name: str, default: bool) -> bool:
         raw = self.text(name, None)
