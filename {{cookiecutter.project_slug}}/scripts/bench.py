@@ -15,9 +15,12 @@ then enqueue rates (plain Queue vs the service's Producer), and how long a
 worker takes to complete a job after Redis comes back from an outage. Only
 ratios from one run mean anything: machines are noisy.
 
-Method: jobs are added to a paused queue, the worker starts and blocks, the
-queue is resumed, and the rate is the jobs finished per second until the queue
-is drained or the time box ends; worker start-up is not measured.
+Method: every variant's worker is started and waits on its own paused queue.
+In each round, for each variant in turn, jobs are added to its paused queue,
+the queue is resumed, and the rate is the jobs finished per second until the
+queue is drained or the time box ends; the queue is paused again and drained.
+Each variant's figure is the median of its rounds. Worker start-up is not
+measured.
 """
 
 from __future__ import annotations
@@ -54,7 +57,8 @@ CONCURRENCIES = (1, 50)
 
 @dataclass(frozen=True)
 class Mode:
-    window: float  # seconds a throughput measurement may take at most
+    window: float  # seconds one throughput time box may take at most
+    rounds: int  # time boxes per variant; the median counts
     kinds: tuple[str, ...]
     concurrencies: tuple[int, ...]
     enqueue_jobs: int
@@ -63,11 +67,15 @@ class Mode:
 
 
 FULL = Mode(
-    window=2.0, kinds=KINDS, concurrencies=CONCURRENCIES, enqueue_jobs=2000, outages=(2, 3, 4), node=True
+    window=1.5,
+    rounds=3,
+    kinds=KINDS,
+    concurrencies=CONCURRENCIES,
+    enqueue_jobs=2000,
+    outages=(2, 3, 4),
+    node=True,
 )
-QUICK = Mode(
-    window=1.0, kinds=("noop",), concurrencies=(50,), enqueue_jobs=200, outages=(1,), node=False
-)
+QUICK = Mode(window=1.0, rounds=1, kinds=("noop",), concurrencies=(50,), enqueue_jobs=200, outages=(1,), node=False)
 
 
 # --- a Redis server and worker processes the benchmark owns ---
@@ -166,40 +174,86 @@ def workers_expected(variant: str) -> int:
 # --- measurements ---
 
 
-async def throughput(
-    client: aioredis.Redis, url: str, variant: str, kind: str, concurrency: int, mode: Mode, logs: Path
-) -> float:
-    """Jobs per second one variant finishes; jobs are queued before the clock starts."""
-    queue_name = f"bench-{variant}-{kind}-{concurrency}"
-    total = _jobs_for(variant, kind, concurrency, mode)
-    queue = Queue(queue_name, {"connection": client})
-    await queue.pause()
-    name = f"bench-{kind}"
+async def throughputs(
+    client: aioredis.Redis, url: str, variants: tuple[str, ...], kind: str, concurrency: int, mode: Mode, logs: Path
+) -> tuple[dict[str, float], dict[str, float]]:
+    """Median jobs/s and worker CPU ms per job of each variant over ``mode.rounds`` time boxes.
+
+    Every variant's worker runs the whole time (idle ones block in Redis and
+    use no CPU); the rounds alternate between them, so a burst of load from
+    elsewhere on the machine hits all of them alike.
+    """
+    runs: dict[str, Run] = {}
+    queues: dict[str, Queue] = {}
+    rates: dict[str, list[float]] = {variant: [] for variant in variants}
+    cpu: dict[str, list[float]] = {variant: [] for variant in variants}
+    try:
+        for variant in variants:
+            queue_name = f"bench-{variant}-{kind}-{concurrency}"
+            queues[variant] = Queue(queue_name, {"connection": client})
+            await queues[variant].pause()
+            baseline = (await client.info("clients"))["blocked_clients"]
+            runs[variant] = Run(variant, url, queue_name, kind, concurrency, logs)
+            await _until_blocked(client, baseline + workers_expected(variant), runs[variant])
+        jobs = {variant: _first_guess(variant, kind, concurrency, mode) for variant in variants}
+        for _round in range(mode.rounds):
+            for variant in variants:
+                before = process_cpu(runs[variant].process.pid)
+                rate, done = await _time_box(client, queues[variant], f"bench-{kind}", jobs[variant], mode.window)
+                rates[variant].append(rate)
+                cpu[variant].append((process_cpu(runs[variant].process.pid) - before) * 1000 / max(done, 1))
+                jobs[variant] = max(50, int(rate * mode.window * 1.5))  # enough for the next box
+    finally:
+        for run in runs.values():
+            run.stop()
+    for variant, queue in queues.items():
+        if failed := await client.zcard(f"bull:{queue.name}:failed"):
+            print(f"  warning: {failed} jobs failed in variant {variant}; see {logs}", flush=True)
+    await client.flushdb()
+    return {variant: statistics.median(rates[variant]) for variant in variants}, {
+        variant: statistics.median(cpu[variant]) for variant in variants
+    }
+
+
+async def _time_box(client: aioredis.Redis, queue: Queue, name: str, total: int, window: float) -> tuple[float, int]:
+    """Queue ``total`` jobs paused, resume, count jobs finished until drained or ``window`` ends."""
     for start in range(0, total, 1000):
         await queue.addBulk([{"name": name, "data": {}} for _ in range(min(1000, total - start))])
-    baseline = (await client.info("clients"))["blocked_clients"]
-    run = Run(variant, url, queue_name, kind, concurrency, logs)
+    began = time.monotonic()
+    await queue.resume()
+    remaining = total
+    while remaining and time.monotonic() - began < window:
+        await asyncio.sleep(0.01)
+        remaining = await _remaining(client, queue.name)
+    elapsed = time.monotonic() - began
+    # Stop the worker taking more, let in-flight jobs finish, drop the rest.
+    await queue.pause()
+    for _tick in range(1000):  # at most 10 s
+        if not await client.llen(f"bull:{queue.name}:active"):
+            break
+        await asyncio.sleep(0.01)
+    await queue.drain()
+    return (total - remaining) / elapsed, total - remaining
+
+
+def process_cpu(pid: int) -> float:
+    """CPU seconds used by ``pid`` and its descendants (Linux /proc; 0 elsewhere).
+
+    Less noisy than jobs/s on a shared machine: other load slows a worker
+    down but does not make it use more CPU per job.
+    """
     try:
-        await _until_blocked(client, baseline + workers_expected(variant), run)
-        began = time.monotonic()
-        await queue.resume()
-        remaining = total
-        while remaining and time.monotonic() - began < mode.window:
-            await asyncio.sleep(0.01)
-            remaining = await _remaining(client, queue_name)
-        elapsed = time.monotonic() - began
-    finally:
-        run.stop()
-    failed = await client.zcard(f"bull:{queue_name}:failed")
-    if failed:
-        print(f"  warning: {failed} {variant} jobs failed; see {logs}", flush=True)
-    await client.flushdb()
-    return (total - remaining) / elapsed
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        children = " ".join(path.read_text() for path in Path(f"/proc/{pid}/task").glob("*/children")).split()
+    except OSError:
+        return 0.0
+    own = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return own + sum(process_cpu(int(child)) for child in children)
 
 
-def _jobs_for(variant: str, kind: str, concurrency: int, mode: Mode) -> int:
-    """Enough jobs to keep the fastest expected worker busy for the whole window."""
-    per_second = 15_000 if variant == "d" else 1_500 * workers_expected(variant)
+def _first_guess(variant: str, kind: str, concurrency: int, mode: Mode) -> int:
+    """Enough jobs to keep the fastest expected worker busy for the first time box."""
+    per_second = 10_000 if variant == "d" else 2_500 * workers_expected(variant)
     if kind == "sleep":
         per_second = min(per_second, 100 * concurrency * workers_expected(variant))
     return max(50, int(per_second * mode.window * 1.2))
@@ -222,7 +276,7 @@ async def _remaining(client: aioredis.Redis, queue: str) -> int:
         return sum(await pipe.execute())
 
 
-async def enqueue_rates(url: str, jobs: int) -> dict[str, float | None]:
+async def enqueue_rates(url: str, jobs: int) -> dict[str, Rate | None]:
     """Jobs added per second: plain bullmq Queue vs this service's Producer, one at a time and in bulk."""
     sys.path.insert(0, str(PROJECT / "src"))
     os.environ.update(REDIS_URL=url, QUEUE_NAME="bench-enqueue")
@@ -230,7 +284,7 @@ async def enqueue_rates(url: str, jobs: int) -> dict[str, float | None]:
     from {{ cookiecutter.package_name }}.settings import Settings
 
     batch = [{"name": "bench-noop", "data": {"order": index, "note": "x" * 100}} for index in range(jobs)]
-    rates: dict[str, float | None] = {}
+    rates: dict[str, Rate | None] = {}
     queue = Queue("bench-enqueue", {"connection": url})
     rates["plain single"] = await _rate(jobs, lambda: _one_by_one(queue.add, batch))
     rates["plain bulk"] = await _rate(jobs, lambda: queue.addBulk(batch))
@@ -244,7 +298,7 @@ async def enqueue_rates(url: str, jobs: int) -> dict[str, float | None]:
     return rates
 
 
-async def _encrypted_rate(jobs: int, batch: list[dict]) -> float | None:
+async def _encrypted_rate(jobs: int, batch: list[dict]) -> Rate | None:
     """With field encryption, when the project was generated with it.
 
     protect.py may expose BENCH_ENV: the environment that turns encryption on
@@ -270,10 +324,19 @@ async def _one_by_one(add, batch: list[dict]) -> None:
         await add(job["name"], job["data"])
 
 
-async def _rate(jobs: int, work) -> float:
-    began = time.monotonic()
+@dataclass(frozen=True)
+class Rate:
+    per_second: float
+    cpu_us: float  # the enqueuing process's CPU per job: steadier than jobs/s on a busy machine
+
+    def __str__(self) -> str:
+        return f"{self.per_second:8.0f} ({self.cpu_us:.0f})"
+
+
+async def _rate(jobs: int, work) -> Rate:
+    began, cpu = time.monotonic(), time.process_time()
     await work()
-    return jobs / (time.monotonic() - began)
+    return Rate(jobs / (time.monotonic() - began), (time.process_time() - cpu) * 1e6 / jobs)
 
 
 async def recovery(workdir: Path, variant: str, mode: Mode, logs: Path) -> list[float]:
@@ -326,22 +389,21 @@ async def bench(mode: Mode) -> None:
             + (f"Node bullmq {NODE_BULLMQ}" if node else "Node: skipped (--quick, or no node/npm)")
         )
         ratios = "      b/a      c/a" + ("      b/d" if node else "")
-        print("\njobs/s        " + "".join(f"{v:>9}" for v in variants) + ratios)
+        print("\njobs/s (worker CPU ms/job)" + "".join(f"{v:>15}" for v in variants) + ratios)
         for kind in mode.kinds:
             for concurrency in mode.concurrencies:
-                rates = {}
-                for variant in variants:
-                    rates[variant] = await throughput(client, server.url, variant, kind, concurrency, mode, logs)
-                row = f"{kind:>5} c={concurrency:<3}   " + "".join(f"{rates[v]:9.0f}" for v in variants)
+                rates, cpu = await throughputs(client, server.url, variants, kind, concurrency, mode, logs)
+                row = f"{kind:>5} c={concurrency:<3}             "
+                row += "".join(f"{rates[v]:7.0f} ({cpu[v]:.2f})" for v in variants)
                 row += f"  {rates['b'] / rates['a']:7.2f}  {rates['c'] / rates['a']:7.2f}"
                 row += f"  {rates['b'] / rates['d']:7.2f}" if node else ""
                 print(row, flush=True)
 
         rates = await enqueue_rates(server.url, mode.enqueue_jobs)
         await client.flushdb()
-        print(f"\nenqueue jobs/s ({mode.enqueue_jobs} jobs each)")
+        print(f"\nenqueue jobs/s (producer CPU µs/job), {mode.enqueue_jobs} jobs each")
         for name, rate in rates.items():
-            print(f"  {name:<28}{'n/a' if rate is None else f'{rate:8.0f}'}")
+            print(f"  {name:<28}{'n/a' if rate is None else rate}")
         _ratio("  service/plain, single", rates["service single"], rates["plain single"])
         _ratio("  service/plain, bulk", rates["service bulk"], rates["plain bulk"])
         _ratio("  encrypted/unencrypted, single", rates["service single, encrypted"], rates["service single"])
@@ -358,8 +420,9 @@ async def bench(mode: Mode) -> None:
     shutil.rmtree(workdir, ignore_errors=True)
 
 
-def _ratio(label: str, top: float | None, bottom: float | None) -> None:
-    print(f"{label:<34}{'n/a' if top is None or bottom is None else f'{top / bottom:.2f}'}")
+def _ratio(label: str, top: Rate | None, bottom: Rate | None) -> None:
+    ratio = "n/a" if top is None or bottom is None else f"{top.per_second / bottom.per_second:.2f}"
+    print(f"{label:<34}{ratio}")
 
 
 # --- variant a: the worker from bullmq's documentation, as written there ---
