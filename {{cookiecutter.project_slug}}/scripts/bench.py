@@ -224,6 +224,10 @@ async def _time_box(client: aioredis.Redis, queue: Queue, name: str, total: int,
     remaining = total
     while remaining and time.monotonic() - began < window:
         await asyncio.sleep(0.01)
+        # Resuming sets one wake-up marker, and one BZPOPMIN takes it: other
+        # idle worker processes would sleep through the box. In production
+        # every add sets the marker again; this does the same.
+        await client.zadd(f"bull:{queue.name}:marker", {"0": 0})
         remaining = await _remaining(client, queue.name)
     elapsed = time.monotonic() - began
     # Stop the worker taking more, let in-flight jobs finish, drop the rest.
