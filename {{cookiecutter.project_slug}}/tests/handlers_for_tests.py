@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import threading
+import time
 import warnings
 
-from {{ cookiecutter.package_name }}.registry import Job, UnrecoverableError, handler
+from {{ cookiecutter.package_name }}.registry import CpuJob, Job, UnrecoverableError, handler
 
 
 @handler("test-fail")
@@ -95,3 +97,28 @@ async def lose_lock(job: Job) -> str:
     """Delete this job's lock, as an expired lock would: finishing it then makes bullmq emit ``error``."""
     await job.queue.client.delete(f"{job.queue.qualifiedName}:{job.id}:lock")
     return "lock gone"
+
+
+# --- performance: CPU-bound handlers (test_cpu_bound.py) ---
+def _spin(data: dict) -> dict:
+    """Compute without yielding for ``data["seconds"]``; note each run in ``data["record"]``."""
+    with open(data["record"], "a", encoding="utf-8") as record:
+        record.write(f"{os.getpid()}\n")
+    deadline = time.monotonic() + data["seconds"]
+    while time.monotonic() < deadline:
+        sum(range(1000))
+    return {"spun": data["seconds"]}
+
+
+@handler("test-spin", cpu_bound=True)
+def spin(job: CpuJob) -> dict:
+    return _spin(job.data)
+
+
+@handler("test-spin-on-loop")
+async def spin_on_loop(job: Job) -> dict:
+    """The same work without the defence: it blocks the event loop."""
+    return _spin(job.data)
+
+
+# --- end performance ---

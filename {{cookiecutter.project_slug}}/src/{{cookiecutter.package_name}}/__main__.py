@@ -17,7 +17,7 @@ import asyncio
 import json
 import sys
 
-from . import {% if cookiecutter.use_encryption %}keys, {% endif %}lifecycle, logs, ops, preflight{% if cookiecutter.use_encryption %}, protect{% endif %}
+from . import {% if cookiecutter.use_encryption %}keys, {% endif %}lifecycle, logs, ops, preflight{% if cookiecutter.use_encryption %}, protect{% endif %}, supervisor
 from .connections import producer_connection
 from .producer import EnqueueError, Producer
 from .settings import Settings, SettingsError
@@ -81,7 +81,7 @@ def _json_object(text: str) -> dict:
 
 
 def _worker(settings: Settings, _args: argparse.Namespace) -> int:
-    return lifecycle.run(settings)
+    return supervisor.main(settings)  # WORKER_PROCESSES: one worker here, or a parent of several
 
 
 def _enqueue(settings: Settings, args: argparse.Namespace) -> int:

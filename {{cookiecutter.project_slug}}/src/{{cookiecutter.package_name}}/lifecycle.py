@@ -16,7 +16,7 @@ import threading
 
 from bullmq import Worker
 
-from . import {% if cookiecutter.use_metrics %}observe, {% endif %}preflight
+from . import {% if cookiecutter.use_metrics %}observe, {% endif %}preflight, speed
 from .connections import worker_connection
 from .settings import Settings
 from .worker import build_worker, load_handlers
@@ -232,7 +232,7 @@ def install_exception_hooks() -> None:
 def run(settings: Settings) -> int:
     """Blocking entry point for ``python -m <package> worker``."""
     install_exception_hooks()
-    with asyncio.Runner() as runner:
+    with asyncio.Runner(loop_factory=speed.loop_factory(settings)) as runner:  # uvloop unless UVLOOP=false
         try:
             code = runner.run(serve(settings))
         except BaseException as error:  # the last line of defence: log, then exit

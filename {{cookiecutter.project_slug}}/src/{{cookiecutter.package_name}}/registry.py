@@ -17,6 +17,9 @@ from typing import Any
 
 from bullmq import Job, UnrecoverableError
 
+from . import offload
+from .offload import CpuJob
+
 Handler = Callable[[Job], Awaitable[Any]]
 Listener = Callable[..., None]
 
@@ -36,15 +39,22 @@ EVENTS = {
     "closed": "()",
 }
 
-__all__ = ["EVENTS", "HANDLERS", "LISTENERS", "Job", "UnrecoverableError", "handler", "listener", "lookup"]
+__all__ = ["EVENTS", "HANDLERS", "LISTENERS", "CpuJob", "Job", "UnrecoverableError", "handler", "listener", "lookup"]
 
 
-def handler(name: str) -> Callable[[Handler], Handler]:
-    """Register an ``async def`` function as the handler of jobs named ``name``."""
+def handler(name: str, *, cpu_bound: bool = False) -> Callable[[Handler], Handler]:
+    """Register an ``async def`` function as the handler of jobs named ``name``.
+
+    ``cpu_bound=True``: a plain ``def`` taking a ``CpuJob``, run in a process
+    pool so it cannot block the event loop (see offload.py).
+    """
 
     def register(function: Handler) -> Handler:
         if name in HANDLERS:
             raise ValueError(f"job name {name!r} already has a handler: {HANDLERS[name].__qualname__}")
+        if cpu_bound:  # performance: offload.py; the function itself stays importable for pickling
+            HANDLERS[name] = offload.in_pool(name, function)
+            return function
         if not inspect.iscoroutinefunction(function):
             raise TypeError(f"handler for {name!r} must be an async def function")
         HANDLERS[name] = function

@@ -47,6 +47,14 @@ class Settings:
     # Raw key text, parsed and checked by protect.py; never logged or repr'd.
     encryption_keys: str | None = field(default=None, repr=False)
 {%- endif %}
+    # --- performance (supervisor.py, speed.py, offload.py) ---
+    worker_processes: int = 1
+    uvloop: bool = True
+    hiredis: bool = True
+    cpu_pool_size: int = field(default_factory=lambda: os.cpu_count() or 1)
+    restart_delay: float = 1.0
+    restart_limit: int = 5
+    # --- end performance ---
     instance: str = field(default_factory=lambda: f"{socket.gethostname()}-{os.getpid()}")
 {%- if cookiecutter.use_metrics %}
     # observe.py: /livez, /readyz and /metrics. All interfaces, so probes and
@@ -119,6 +127,14 @@ class Settings:
 {%- if cookiecutter.use_encryption %}
             encryption_keys=read.text("ENCRYPTION_KEYS", None, secret=True),
 {%- endif %}
+            # --- performance ---
+            worker_processes=read.count_or_auto("WORKER_PROCESSES", 1),
+            uvloop=read.flag("UVLOOP", True),
+            hiredis=read.flag("HIREDIS", True),
+            cpu_pool_size=read.count_or_auto("CPU_POOL_SIZE", os.cpu_count() or 1),
+            restart_delay=read.number("WORKER_RESTART_DELAY", cls.restart_delay, low=0.01),
+            restart_limit=read.integer("WORKER_RESTART_LIMIT", cls.restart_limit, low=1),
+            # --- end performance ---
         )
 
 
@@ -178,6 +194,16 @@ class _Reader:
         if raw is None:
             return default
         return tuple(part.strip() for part in raw.split(",") if part.strip())
+
+    def count_or_auto(self, name: str, default: int) -> int:
+        """A count of processes: a whole number of at least 1, or ``auto`` for the CPU count."""
+        raw = self.text(name, None)
+        if raw is not None and raw.lower() == "auto":
+            return os.cpu_count() or 1
+        try:
+            return self.integer(name, default, low=1)
+        except SettingsError as error:
+            raise SettingsError(f"{error} (or 'auto' for one per CPU)") from None
 
     def flag(self, name: str, default: bool) -> bool:
         raw = self.text(name, None)
