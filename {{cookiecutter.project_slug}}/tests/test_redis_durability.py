@@ -7,7 +7,7 @@ import importlib
 import time
 
 from conftest import QUEUE
-from support import PACKAGE, RedisServer, wait_until
+from support import PACKAGE, RedisServer, service_env, wait_until
 
 # Imported by name so the import block sorts the same for every package name.
 Producer = importlib.import_module(f"{PACKAGE}.producer").Producer
@@ -20,7 +20,8 @@ FSYNC_BOUND = 1.5
 
 
 async def add_jobs(redis_url: str) -> list[str]:
-    settings = Settings.from_env({"REDIS_URL": redis_url, "QUEUE_NAME": QUEUE})
+    # service_env keeps completed jobs whatever the template's retention answers were.
+    settings = Settings.from_env(service_env(redis_url, QUEUE_NAME=QUEUE))
     async with Producer(settings) as producer:
         return [await producer.enqueue("echo", {"n": n}) for n in range(JOBS)]
 
