@@ -7,10 +7,11 @@ BIN := $(VENV)/bin
 
 .PHONY: test generate lint
 
-$(BIN)/.installed: requirements-test.txt
+$(BIN)/.installed: requirements-test.txt tests/node/package-lock.json
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -r requirements-test.txt
+	npm ci --prefix tests/node --no-audit --no-fund --loglevel=error
 	touch $@
 
 test: $(BIN)/.installed

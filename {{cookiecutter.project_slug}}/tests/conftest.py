@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -8,11 +9,24 @@ import pytest
 from support import RedisServer, ServiceProcess, service_env
 
 QUEUE = "tests"
+# One switch for the whole suite: REDIS_TEST_USER=service (`make test-acl`)
+# starts every `redis_server` on redis.conf + users.acl, and workers log in as
+# the restricted service user. The test's own `redis_server.client()` is admin.
+RESTRICTED = os.environ.get("REDIS_TEST_USER", "") == "service"
 
 
 @pytest.fixture
 def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
-    server = RedisServer(tmp_path / "redis").start()
+    workdir = tmp_path / "redis"
+    server = (RedisServer.secured(workdir) if RESTRICTED else RedisServer(workdir)).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def secured_redis(tmp_path: Path) -> Iterator[RedisServer]:
+    """Always the production setup: redis.conf, users.acl, service user in ``url``."""
+    server = RedisServer.secured(tmp_path / "secured-redis").start()
     yield server
     server.stop()
 

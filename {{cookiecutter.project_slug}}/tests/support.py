@@ -12,6 +12,7 @@ import base64
 {% endif -%}
 import json
 import os
+import secrets
 import shutil
 import signal
 import socket
@@ -32,6 +33,11 @@ PACKAGE = "{{ cookiecutter.package_name }}"
 # A throw-away encryption key for this test session: the service does not start without keys.
 SESSION_KEY = base64.urlsafe_b64encode(os.urandom(32)).decode()
 {%- endif %}
+
+# --- deploy: the generated redis.conf and ACL users (see AclUsers) ---
+REDIS_CONF = PROJECT / "redis.conf"
+SERVICE_USER = {{ cookiecutter.project_slug | tojson }}
+ADMIN_USER = "admin"
 
 
 def wait_until(condition: Callable[[], Any], timeout: float, what: str, interval: float = 0.02) -> Any:
@@ -65,16 +71,35 @@ def redis_server_binary() -> str:
 class RedisServer:
     """A redis-server the test owns: start, kill -9, restart on the same files."""
 
-    def __init__(self, workdir: Path, *, config: Path | None = None, args: tuple[str, ...] = ()) -> None:
+    def __init__(
+        self,
+        workdir: Path,
+        *,
+        config: Path | None = None,
+        args: tuple[str, ...] = (),
+        users: AclUsers | None = None,
+    ) -> None:
         self.workdir = workdir
         self.config = config
         self.args = args
+        self.users = users
         self.port = free_port()
         self.process: subprocess.Popen | None = None
         workdir.mkdir(parents=True, exist_ok=True)
 
+    @classmethod
+    def secured(cls, workdir: Path, *, prefix: str = "bull") -> RedisServer:
+        """The production setup: redis.conf plus users.acl (default user off).
+
+        ``url`` logs in as the restricted service user; ``client()`` as admin.
+        """
+        workdir.mkdir(parents=True, exist_ok=True)
+        return cls(workdir, config=REDIS_CONF, users=AclUsers(workdir / "users.acl", prefix=prefix))
+
     @property
     def url(self) -> str:
+        if self.users:
+            return f"redis://{SERVICE_USER}:{self.users.service_password}@127.0.0.1:{self.port}/0"
         return f"redis://127.0.0.1:{self.port}/0"
 
     def command(self) -> list[str]:
@@ -84,7 +109,8 @@ class RedisServer:
             base += ["--maxmemory-policy", "noeviction"]
         else:
             base = [redis_server_binary(), str(self.config)]
-        return [*base, "--port", str(self.port), "--bind", "127.0.0.1", "--dir", str(self.workdir), *self.args]
+        acl = ["--aclfile", str(self.users.path)] if self.users else []
+        return [*base, "--port", str(self.port), "--bind", "127.0.0.1", "--dir", str(self.workdir), *acl, *self.args]
 
     def start(self) -> RedisServer:
         log = open(self.workdir / "redis.log", "ab")  # noqa: SIM115  (closed by the process)
@@ -99,7 +125,15 @@ class RedisServer:
             return False
 
     def client(self, **options) -> redis.Redis:
+        """A client for the test itself; the admin user when the server has ACL users."""
+        if self.users and "username" not in options:
+            options.update(username=ADMIN_USER, password=self.users.admin_password)
         return redis.Redis(host="127.0.0.1", port=self.port, decode_responses=True, socket_timeout=5, **options)
+
+    def service_client(self) -> redis.Redis:
+        """A client logged in as the restricted service user (needs ``secured()``)."""
+        assert self.users, "service_client() needs RedisServer.secured()"
+        return self.client(username=SERVICE_USER, password=self.users.service_password)
 
     def kill(self) -> None:
         """SIGKILL: no shutdown save, as a crash would be."""
@@ -114,6 +148,22 @@ class RedisServer:
                 self.process.wait(10)
             except subprocess.TimeoutExpired:
                 self.kill()
+
+
+class AclUsers:
+    """users.acl rendered by scripts/render_acl.py with throw-away passwords."""
+
+    def __init__(self, path: Path, *, prefix: str = "bull") -> None:
+        self.path = path
+        self.service_password = secrets.token_urlsafe(24)
+        self.admin_password = secrets.token_urlsafe(24)
+        env = {
+            **os.environ,
+            "REDIS_SERVICE_PASSWORD": self.service_password,
+            "REDIS_ADMIN_PASSWORD": self.admin_password,
+        }
+        render = [sys.executable, str(PROJECT / "scripts" / "render_acl.py"), "--output", str(path), "--prefix", prefix]
+        subprocess.run(render, env=env, check=True, capture_output=True, timeout=30)
 
 
 class ServiceProcess:
