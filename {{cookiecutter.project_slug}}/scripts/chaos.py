@@ -292,7 +292,7 @@ def run_drill(args: argparse.Namespace, mode: Mode, workdir: Path) -> bool:
         f"seed={seed} jobs={mode.jobs} over {mode.produce_seconds:g}s, faults {dict(counts)}, "
         f"workers: {workers_how}, logs in {workdir}"
     )
-    server = redis_server(workdir / "redis", tuple(arg for line in args.redis_config for arg in line.split()))
+    server = redis_server(workdir / "redis", config_overrides(args.redis_config))
     env = run_env(
         server.url,
         "chaos",
@@ -344,6 +344,11 @@ def wait_for_drain(client, keys: QueueKeys, deadline: float) -> bool:
             return False
         time.sleep(0.2)
     return True
+
+
+def config_overrides(lines: list[str]) -> tuple[str, ...]:
+    """redis.conf lines ("appendonly no") as redis-server arguments (--appendonly no)."""
+    return tuple(arg for line in lines for directive, *values in [line.split()] for arg in (f"--{directive}", *values))
 
 
 def say(message: str) -> None:
