@@ -144,19 +144,24 @@ def report(jobs: int, wall: float, points: tuple[Checkpoint, ...], sampler: Samp
     keep = Settings.keep_completed_count
     growth = end.rss - warm.rss
     rss_ok = growth < RSS_GROWTH_LIMIT
-    # Between the checkpoints only the number of kept completed jobs may change.
+    # Between the checkpoints only the number of kept completed jobs may change,
+    # and only up to the configured count (it was not reached at warm-up if
+    # KEEP_COMPLETED_COUNT is above the warm-up's jobs).
     per_job = (warm.used_memory - empty.used_memory) / max(warm.completed, 1)
-    bound = (warm.used_memory + max(end.completed - warm.completed, 0) * per_job) * (1 + MEMORY_SLACK)
+    more_kept = max(min(keep, end.jobs) - warm.completed, 0)
+    bound = (warm.used_memory + more_kept * per_job) * (1 + MEMORY_SLACK)
+    peak_rss = max(sampler.peak_rss, warm.rss, end.rss)
+    peak_memory = max(sampler.peak_memory, warm.used_memory, end.used_memory)
     # Job keys beyond the kept jobs would be a leak; a handful are the queue's own (meta, id, events, ...).
     redis_ok = end.completed <= keep and end.used_memory <= bound and end.keys <= end.completed + failed + 20
     print(
         f"soak summary: {'PASS' if rss_ok and redis_ok else 'FAIL'} jobs={jobs} wall={wall:.0f}s "
         f"({jobs / wall:.0f} jobs/s) worker_rss: start={empty.rss / MB:.1f}MB "
         f"after_warmup({warm.jobs})={warm.rss / MB:.1f}MB end={end.rss / MB:.1f}MB "
-        f"peak={sampler.peak_rss / MB:.1f}MB growth_after_warmup={growth / MB:+.1f}MB "
+        f"peak={peak_rss / MB:.1f}MB growth_after_warmup={growth / MB:+.2f}MB "
         f"(limit {RSS_GROWTH_LIMIT // MB}MB) "
         f"redis_used_memory: empty={empty.used_memory / MB:.1f}MB after_warmup={warm.used_memory / MB:.1f}MB "
-        f"peak={sampler.peak_memory / MB:.1f}MB end={end.used_memory / MB:.1f}MB (bound {bound / MB:.1f}MB) "
+        f"peak={peak_memory / MB:.1f}MB end={end.used_memory / MB:.1f}MB (bound {bound / MB:.1f}MB) "
         f"completed_kept={end.completed} (KEEP_COMPLETED_COUNT={keep}) keys={end.keys} failed={failed}",
         flush=True,
     )
