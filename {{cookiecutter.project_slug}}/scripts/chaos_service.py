@@ -15,9 +15,12 @@ from pathlib import Path
 
 import redis
 
+# `import support`, not `from support import ...`: import sorting then puts it
+# before the package's imports whatever the package is called.
+import support
 from {{ cookiecutter.package_name }}.settings import Settings
-from support import PACKAGE, PROJECT, RedisServer, ServiceProcess, service_env, wait_until
 
+PROJECT = support.PROJECT
 SCRIPTS = PROJECT / "scripts"
 REDIS_CONF = PROJECT / "redis.conf"
 # Everything the drill changes in the generated redis.conf, in one place.
@@ -39,9 +42,9 @@ WORKERS = 2
 SUPERVISED = "worker_processes" in {field.name for field in dataclasses.fields(Settings)}
 
 
-def redis_server(workdir: Path, extra: tuple[str, ...] = ()) -> RedisServer:
+def redis_server(workdir: Path, extra: tuple[str, ...] = ()) -> support.RedisServer:
     """Redis as production runs it (AOF everysec, noeviction, ...), plus REDIS_OVERRIDES and ``extra``."""
-    return RedisServer(workdir, config=REDIS_CONF, args=(*REDIS_OVERRIDES, *extra))
+    return support.RedisServer(workdir, config=REDIS_CONF, args=(*REDIS_OVERRIDES, *extra))
 
 
 class Workers:
@@ -55,11 +58,11 @@ class Workers:
     def __init__(self, env: dict[str, str], logfile: Path) -> None:
         self.env = {**env, "WORKER_PROCESSES": str(WORKERS)} if SUPERVISED else env
         self.logfile = logfile
-        self.processes: list[ServiceProcess] = []
+        self.processes: list[support.ServiceProcess] = []
 
     def start(self) -> Workers:
         count = 1 if SUPERVISED else WORKERS
-        self.processes = [ServiceProcess(["worker"], self.env, self.logfile) for _ in range(count)]
+        self.processes = [support.ServiceProcess(["worker"], self.env, self.logfile) for _ in range(count)]
         return self
 
     def started(self) -> int:
@@ -67,7 +70,7 @@ class Workers:
         return self.logfile.read_text(errors="replace").count('"worker started"')
 
     def wait_ready(self, before: int, timeout: float) -> None:
-        wait_until(lambda: self.started() >= before + WORKERS, timeout, f"{WORKERS} workers started")
+        support.wait_until(lambda: self.started() >= before + WORKERS, timeout, f"{WORKERS} workers started")
 
     def worker_pids(self) -> list[int]:
         if SUPERVISED:
@@ -76,15 +79,15 @@ class Workers:
 
     def kill_one(self, rng: random.Random, timeout: float) -> int:
         """SIGKILL one worker process; returns once a replacement process runs."""
-        pids = wait_until(self.worker_pids, timeout, "a live worker process")
+        pids = support.wait_until(self.worker_pids, timeout, "a live worker process")
         victim = rng.choice(sorted(pids))
         os.kill(victim, signal.SIGKILL)
         if not SUPERVISED:
             dead = next(process for process in self.processes if process.process.pid == victim)
             dead.wait(timeout)
             dead.stop()
-            self.processes[self.processes.index(dead)] = ServiceProcess(["worker"], self.env, self.logfile)
-        wait_until(lambda: len(set(self.worker_pids()) - {victim}) >= WORKERS, timeout, "a replacement worker")
+            self.processes[self.processes.index(dead)] = support.ServiceProcess(["worker"], self.env, self.logfile)
+        support.wait_until(lambda: len(set(self.worker_pids()) - {victim}) >= WORKERS, timeout, "a replacement worker")
         return victim
 
     def terminate(self, timeout: float) -> list[int]:
@@ -131,11 +134,11 @@ def rss_bytes(pid: int) -> int:
 
 def run_env(redis_url: str, queue: str, **overrides: str) -> dict[str, str]:
     """The service's environment for the drill: its Redis, its queue, and the drill's handlers."""
-    return service_env(
+    return support.service_env(
         redis_url,
         QUEUE_NAME=queue,
         PYTHONPATH=os.pathsep.join(str(path) for path in (PROJECT / "src", PROJECT / "tests", SCRIPTS)),
-        HANDLER_MODULES=f"{PACKAGE}.jobs,chaos_handlers",
+        HANDLER_MODULES=f"{support.PACKAGE}.jobs,chaos_handlers",
         **overrides,
     )
 

@@ -21,9 +21,9 @@ from pathlib import Path
 import redis
 from chaos_service import SUPERVISED, QueueKeys, redis_server, rss_bytes, run_env
 
+import support
 from {{ cookiecutter.package_name }}.producer import Producer
 from {{ cookiecutter.package_name }}.settings import Settings
-from support import ServiceProcess, wait_until
 
 MB = 1024 * 1024
 RSS_GROWTH_LIMIT = 20 * MB
@@ -107,7 +107,7 @@ def run_soak(jobs: int, every: float, workdir: Path) -> bool:
     )
     settings = Settings.from_env(env)
     client, keys = server.client(), QueueKeys(settings)
-    worker = ServiceProcess(["worker"], env, workdir / "worker.log")
+    worker = support.ServiceProcess(["worker"], env, workdir / "worker.log")
     feed = Feed(settings, client, keys)
     try:
         worker.wait_for_log("worker started", timeout=30)
@@ -127,7 +127,7 @@ def run_soak(jobs: int, every: float, workdir: Path) -> bool:
 
 
 def drained_checkpoint(pid: int, client: redis.Redis, keys: QueueKeys, jobs: int) -> Checkpoint:
-    wait_until(lambda: keys.unfinished(client) == 0, 600, "the soak queue to drain", interval=0.2)
+    support.wait_until(lambda: keys.unfinished(client) == 0, 600, "the soak queue to drain", interval=0.2)
     return checkpoint(pid, client, keys, jobs)
 
 
