@@ -96,7 +96,8 @@ def plan(rng: random.Random, mode: Mode, counts: dict[str, int]) -> list[Fault]:
     rng.shuffle(kinds)
     start, end = 2.0, mode.produce_seconds - 2.0
     gap = (end - start) / max(len(kinds), 1)  # each fault gets its own slot...
-    offsets = sorted(rng.uniform(0, gap) for _ in kinds)  # ...and a random moment in it
+    # ...and a random moment in it; sorted, so consecutive faults are at least a slot apart.
+    offsets = sorted(rng.uniform(0, gap) for _ in kinds)
     return [
         Fault(start + index * gap + offset, kind, round(rng.uniform(*DURATIONS.get(kind, (0, 0))), 2))
         for index, (offset, kind) in enumerate(zip(offsets, kinds, strict=True))
