@@ -149,6 +149,16 @@ class RedisServer:
             except subprocess.TimeoutExpired:
                 self.kill()
 
+    def pause(self) -> None:
+        """SIGSTOP: the server holds every connection but answers nothing, as behind a network partition."""
+        if self.process and self.process.poll() is None:
+            self.process.send_signal(signal.SIGSTOP)
+
+    def resume(self) -> None:
+        """SIGCONT after :meth:`pause`: queued commands run at once."""
+        if self.process and self.process.poll() is None:
+            self.process.send_signal(signal.SIGCONT)
+
 
 class AclUsers:
     """users.acl rendered by scripts/render_acl.py with throw-away passwords."""
