@@ -20,7 +20,7 @@ import redis
 from redis.asyncio.cluster import RedisCluster
 from redis.asyncio.sentinel import Sentinel
 
-from support import PACKAGE, free_port, redis_server_binary, wait_until
+from support import PACKAGE, {% if cookiecutter.use_encryption %}SESSION_KEY, {% endif %}free_port, redis_server_binary, wait_until
 
 # Imported by name so the import block sorts the same for every package name.
 Producer = importlib.import_module(f"{PACKAGE}.producer").Producer
@@ -121,7 +121,11 @@ async def add_and_process(settings: Settings, producer_client, worker_client) ->
 
 
 def settings_for(prefix: str) -> Settings:
-    return Settings.from_env({"QUEUE_NAME": QUEUE, "QUEUE_PREFIX": prefix})
+    env = {"QUEUE_NAME": QUEUE, "QUEUE_PREFIX": prefix}
+{%- if cookiecutter.use_encryption %}
+    env["ENCRYPTION_KEYS"] = SESSION_KEY
+{%- endif %}
+    return Settings.from_env(env)
 
 
 def cluster_client(port: int) -> RedisCluster:

@@ -21,6 +21,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import redis.asyncio as redis
+from redis.asyncio.cluster import RedisCluster
 from redis.asyncio.retry import Retry
 from redis.backoff import AbstractBackoff, NoBackoff
 from redis.exceptions import BusyLoadingError, ConnectionError, TimeoutError
@@ -168,10 +169,9 @@ def producer_connection(settings: Settings, *, retry: Retry | None = None) -> re
 
 def check_client(client: redis.Redis, role: str, settings: Settings) -> redis.Redis:
     """Vet a client built elsewhere for ``role`` ("worker" or "producer"); warn where it breaks the rules."""
-    options = client.connection_pool.connection_kwargs
+    options, retry = _options_and_retry(client)
     if not options.get("decode_responses"):
         raise ValueError(f"the {role} client must be created with decode_responses=True (bullmq needs str replies)")
-    retry = client.get_retry() or Retry(NoBackoff(), 0)
     timeout = options.get("socket_timeout")
     if role == "worker":
         _vet_worker_retry(retry)
@@ -185,6 +185,13 @@ def check_client(client: redis.Redis, role: str, settings: Settings) -> redis.Re
         if timeout is None:
             _warn("producer client has no socket_timeout; enqueue blocks for ever on a Redis that stops answering")
     return client
+
+
+def _options_and_retry(client: redis.Redis | RedisCluster) -> tuple[dict, Retry]:
+    """Connection options and retry policy of a plain, Sentinel-made or Cluster client."""
+    if isinstance(client, RedisCluster):
+        return client.nodes_manager.connection_kwargs, getattr(client, "retry", None) or Retry(NoBackoff(), 0)
+    return client.connection_pool.connection_kwargs, client.get_retry() or Retry(NoBackoff(), 0)
 
 
 def _vet_worker_retry(retry: Retry) -> None:

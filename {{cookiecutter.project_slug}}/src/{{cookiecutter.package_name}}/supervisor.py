@@ -123,6 +123,10 @@ class Supervisor:
 
     async def _run_child(self, slot: int) -> int:
         env = {**os.environ, "WORKER_PROCESSES": "1", PARENT_ENV: str(os.getpid())}
+{%- if cookiecutter.use_metrics %}
+        # One health/metrics port per process: worker slot N serves on HEALTH_PORT + N.
+        env["HEALTH_PORT"] = str(self.settings.health_port + slot)
+{%- endif %}
         child = await asyncio.create_subprocess_exec(
             sys.executable,
             "-m",

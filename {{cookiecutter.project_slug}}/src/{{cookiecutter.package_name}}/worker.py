@@ -21,12 +21,9 @@ from typing import Any
 import redis.asyncio as redis
 from bullmq import Job, Worker
 
-from . import retries
+from . import {% if cookiecutter.use_encryption %}protect, {% endif %}retries
 from .connections import check_client, worker_connection
 from .logs import bind_job
-{%- if cookiecutter.use_encryption %}
-from .protect import run as run_protected
-{%- endif %}
 from .registry import LISTENERS, lookup
 from .settings import SERVICE_NAME, Settings
 
@@ -124,7 +121,7 @@ async def route(job: Job, token: str) -> Any:
     try:
 {%- if cookiecutter.use_encryption %}
         # Sensitive fields are opened for the handler alone; its errors come back scrubbed.
-        return await run_protected(job, handle)
+        return await protect.run(job, handle)
 {%- else %}
         return await handle(job)
 {%- endif %}
@@ -150,6 +147,9 @@ def load_handlers(settings: Settings) -> None:
 def build_worker(settings: Settings, *, connection: redis.Redis | None = None) -> Worker:
     """A Worker on the settings' queue; call ``run()`` to start it."""
     load_handlers(settings)
+{%- if cookiecutter.use_encryption %}
+    protect.install(settings)  # no keys, no worker: never a clear-text fallback
+{%- endif %}
     client = check_client(connection, "worker", settings) if connection is not None else worker_connection(settings)
     options = worker_options(settings, client)
     worker = ServiceWorker(settings.queue_name, route, options, backoff_jitter=settings.backoff_jitter)
