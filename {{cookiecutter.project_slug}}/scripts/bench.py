@@ -27,12 +27,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
-import importlib.util
 import os
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -49,6 +46,10 @@ from bullmq import Queue, Worker
 PACKAGE = "{{ cookiecutter.package_name }}"
 SCRIPTS = Path(__file__).resolve().parent
 PROJECT = SCRIPTS.parent
+sys.path.insert(0, str(PROJECT / "tests"))
+
+from support import RedisServer{% if cookiecutter.use_metrics %}, free_port{% endif %}  # noqa: E402  (tests/support.py)
+
 NODE_BULLMQ = "5.81.5"  # Node BullMQ release whose Lua scripts match bullmq 3.4.4 for Python
 CACHE = Path(os.environ.get("BENCH_CACHE", Path.home() / ".cache" / "{{ cookiecutter.project_slug }}-bench"))
 KINDS = ("noop", "sleep")
@@ -79,42 +80,6 @@ QUICK = Mode(window=1.0, rounds=1, kinds=("noop",), concurrencies=(50,), enqueue
 
 
 # --- a Redis server and worker processes the benchmark owns ---
-
-
-class RedisServer:
-    def __init__(self, workdir: Path) -> None:
-        self.workdir = workdir
-        with socket.socket() as sock:
-            sock.bind(("127.0.0.1", 0))
-            self.port = sock.getsockname()[1]
-        self.process: subprocess.Popen | None = None
-
-    @property
-    def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
-
-    def start(self) -> float:
-        """Start (or restart) the server; returns the moment it answered PING."""
-        binary = shutil.which("redis-server")
-        if not binary:
-            sys.exit("redis-server is not installed (apt-get install redis-server / brew install redis)")
-        # No persistence: every variant pays the same, and restarts come back empty.
-        command = [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--dir", str(self.workdir)]
-        command += ["--save", "", "--appendonly", "no", "--maxmemory-policy", "noeviction"]
-        self.process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        client = redis.Redis(port=self.port, socket_timeout=1)
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            with contextlib.suppress(redis.RedisError):
-                if client.ping():
-                    return time.monotonic()
-            time.sleep(0.005)
-        sys.exit(f"redis-server did not start on port {self.port}")
-
-    def kill(self) -> None:
-        if self.process and self.process.poll() is None:
-            self.process.kill()
-            self.process.wait()
 
 
 class Run:
@@ -155,6 +120,9 @@ def _command(variant: str, url: str, queue: str, kind: str, concurrency: int) ->
         LOG_FORMAT="json",
         WORKER_PROCESSES="auto" if variant == "c" else "1",
     )
+{%- if cookiecutter.use_metrics %}
+    env["HEALTH_PORT"] = str(free_port())  # variants run side by side; WORKER_PROCESSES adds one per process
+{%- endif %}
     return [sys.executable, "-m", PACKAGE, "worker"], env
 
 
@@ -303,24 +271,21 @@ async def enqueue_rates(url: str, jobs: int) -> dict[str, Rate | None]:
 
 
 async def _encrypted_rate(jobs: int, batch: list[dict]) -> Rate | None:
-    """With field encryption, when the project was generated with it.
-
-    protect.py may expose BENCH_ENV: the environment that turns encryption on
-    with a throw-away key. Without it the measurement is skipped, not faked.
-    """
-    if importlib.util.find_spec(f"{PACKAGE}.protect") is None:
-        print("  encryption: not generated (no protect.py); skipped", flush=True)
-        return None
-    protect = importlib.import_module(f"{PACKAGE}.protect")
-    bench_env = getattr(protect, "BENCH_ENV", None)
-    if bench_env is None:
-        print("  encryption: protect.py has no BENCH_ENV to enable it with a test key; skipped", flush=True)
-        return None
+    """The same single enqueues with one field ("note") sealed under a throw-away key."""
+{%- if cookiecutter.use_encryption %}
     from {{ cookiecutter.package_name }}.producer import Producer
+    from {{ cookiecutter.package_name }}.protect import generate_key
     from {{ cookiecutter.package_name }}.settings import Settings
 
-    async with Producer(Settings.from_env({**os.environ, **bench_env})) as producer:
-        return await _rate(jobs, lambda: _one_by_one(producer.enqueue, batch))
+    async def sealed(name: str, data: dict) -> str:
+        return await producer.enqueue(name, data, sensitive=["note"])
+
+    async with Producer(Settings.from_env({**os.environ, "ENCRYPTION_KEYS": generate_key()})) as producer:
+        return await _rate(jobs, lambda: _one_by_one(sealed, batch))
+{%- else %}
+    print("  encryption: not generated (use_encryption was no); skipped", flush=True)
+    return None
+{%- endif %}
 
 
 async def _one_by_one(add, batch: list[dict]) -> None:
@@ -347,9 +312,7 @@ async def recovery(workdir: Path, variant: str, mode: Mode, logs: Path) -> list[
     """Seconds from Redis answering again after an outage to a new job being completed."""
     times = []
     for trial, outage in enumerate(mode.outages):
-        server = RedisServer(workdir / f"recovery-{variant}-{trial}")
-        server.workdir.mkdir(parents=True)
-        server.start()
+        server = RedisServer(workdir / f"recovery-{variant}-{trial}").start()
         client = aioredis.Redis(port=server.port, decode_responses=True)
         run = Run(variant, server.url, f"bench-recovery-{variant}-{trial}", "noop", 1, logs)
         try:
@@ -357,7 +320,8 @@ async def recovery(workdir: Path, variant: str, mode: Mode, logs: Path) -> list[
             await client.aclose()
             server.kill()
             await asyncio.sleep(outage)
-            up = server.start()
+            server.start()
+            up = time.monotonic()
             client = aioredis.Redis(port=server.port, decode_responses=True)
             queue = Queue(f"bench-recovery-{variant}-{trial}", {"connection": client})
             job = await queue.add("bench-noop", {})
@@ -380,8 +344,7 @@ async def bench(mode: Mode) -> None:
     workdir = Path(tempfile.mkdtemp(prefix="bench-"))
     logs = workdir / "logs"
     logs.mkdir()
-    server = RedisServer(workdir)
-    server.start()
+    server = RedisServer(workdir).start()
     client = aioredis.Redis(port=server.port, decode_responses=True)
     node = mode.node and shutil.which("node") and shutil.which("npm")
     variants = ("a", "b", "c", "d") if node else ("a", "b", "c")
