@@ -102,6 +102,13 @@ class RedisServer:
             return f"redis://{SERVICE_USER}:{self.users.service_password}@127.0.0.1:{self.port}/0"
         return f"redis://127.0.0.1:{self.port}/0"
 
+    @property
+    def admin_url(self) -> str:
+        """The URL an operator uses (the admin user when the server has ACL users)."""
+        if self.users:
+            return f"redis://{ADMIN_USER}:{self.users.admin_password}@127.0.0.1:{self.port}/0"
+        return self.url
+
     def command(self) -> list[str]:
         if self.config is None:
             # No config file: a throw-away server with the one setting BullMQ needs.

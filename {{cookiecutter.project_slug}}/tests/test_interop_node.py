@@ -17,14 +17,20 @@ import pytest
 
 from clients import QUEUE
 
-NODE_BULLMQ = "bullmq@5"
+NODE_BULLMQ = "bullmq@5.81.5"  # a release whose Lua scripts match bullmq 3.4.4 for Python
 INSTALL_HINT = "install Node.js 18+ with npm (Debian/Ubuntu: apt-get install nodejs npm; macOS: brew install node)"
 
 # Adds a job from Node, waits for the Python worker to finish it, prints what Node reads back.
 PRODUCER_JS = """
 const { Job, Queue, QueueEvents } = require("bullmq");
-const [port, queueName] = process.argv.slice(2);
-const connection = { host: "127.0.0.1", port: Number(port) };
+const [url, queueName] = process.argv.slice(2);
+const u = new URL(url);  // credentials too, when the tests run as the restricted ACL user
+const connection = {
+  host: u.hostname,
+  port: Number(u.port),
+  username: decodeURIComponent(u.username) || undefined,
+  password: decodeURIComponent(u.password) || undefined,
+};
 (async () => {
   const queue = new Queue(queueName, { connection });
   const events = new QueueEvents(queueName, { connection });
@@ -63,7 +69,7 @@ def test_jobs_from_a_node_producer_are_processed_and_their_result_read_from_node
     script.write_text(PRODUCER_JS)
 
     result = subprocess.run(
-        ["node", str(script), str(redis_server.port), QUEUE],
+        ["node", str(script), redis_server.url, QUEUE],
         env={**os.environ, "NODE_PATH": str(modules)},
         capture_output=True,
         text=True,

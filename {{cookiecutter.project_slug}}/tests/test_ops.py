@@ -23,10 +23,10 @@ def counts(redis_url: str) -> dict:
 
 
 def test_stats_pause_and_resume_with_a_running_worker(redis_server, start_service):
-    url = redis_server.url
+    url = redis_server.admin_url  # operator commands run with operator credentials
     assert cli(url, "pause").returncode == 0
     add_jobs(url, [("echo", {"n": n}, {}) for n in range(3)])
-    worker = start_service(url, **KEEP_FAILED)
+    worker = start_service(redis_server.url, **KEEP_FAILED)
     worker.wait_for_log("worker started")
 
     stats = wait_until(lambda: (s := counts(url))["workers"] and s, 15, "the worker in stats")
@@ -44,8 +44,8 @@ def test_stats_pause_and_resume_with_a_running_worker(redis_server, start_servic
 
 
 def test_retry_failed_by_name_then_all(redis_server, start_service):
-    url = redis_server.url
-    worker = start_service(url, **KEEP_FAILED)
+    url = redis_server.admin_url  # operator commands run with operator credentials
+    worker = start_service(redis_server.url, **KEEP_FAILED)
     worker.wait_for_log("worker started")
     named = add_jobs(url, [("test-fail", {}, {"attempts": 1})] * 3)
     others = add_jobs(url, [("no-such-job", {}, {"attempts": 1})] * 2)
@@ -71,8 +71,8 @@ def test_retry_failed_by_name_then_all(redis_server, start_service):
 
 
 def test_clean_removes_only_jobs_older_than_the_age(redis_server, start_service):
-    url = redis_server.url
-    worker = start_service(url, **KEEP_FAILED)
+    url = redis_server.admin_url  # operator commands run with operator credentials
+    worker = start_service(redis_server.url, **KEEP_FAILED)
     worker.wait_for_log("worker started")
     add_jobs(url, [("echo", {}, {})] * 3 + [("test-fail", {}, {"attempts": 1})] * 2)
     wait_until(lambda: counts(url)["counts"]["failed"] == 2 and counts(url)["counts"]["completed"] == 3, 15, "done")
@@ -92,7 +92,7 @@ def test_clean_removes_only_jobs_older_than_the_age(redis_server, start_service)
 
 
 def test_drain_removes_waiting_jobs_only_after_confirmation(redis_server):
-    url = redis_server.url
+    url = redis_server.admin_url  # operator commands run with operator credentials
     add_jobs(url, [("echo", {}, {})] * 4 + [("echo", {}, {"delay": 600_000})])
 
     refused = cli(url, "drain")

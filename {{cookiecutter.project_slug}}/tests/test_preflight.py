@@ -51,8 +51,12 @@ def test_preflight_command_exits_non_zero_on_an_evicting_redis(evicting_redis):
     assert "redis is NOT fit for bullmq" in result.stdout
 
 
-def test_preflight_command_passes_with_a_warning_when_aof_is_off(redis_server):
-    result = run_cli(redis_server.url, "preflight")
+def test_preflight_command_passes_with_a_warning_when_aof_is_off(tmp_path):
+    server = RedisServer(tmp_path / "no-aof-redis").start()  # no config file: AOF off
+    try:
+        result = run_cli(server.url, "preflight")
+    finally:
+        server.stop()
     assert result.returncode == 0, result.stdout + result.stderr
     [line] = preflight_lines(result.stdout, "appendonly")
     assert line["level"] == "warning"
