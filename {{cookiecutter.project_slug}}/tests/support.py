@@ -52,10 +52,23 @@ def wait_until(condition: Callable[[], Any], timeout: float, what: str, interval
         time.sleep(interval)
 
 
-def free_port() -> int:
+def free_port(span: int = 1) -> int:
+    """A free port; with ``span``, the first of that many free ports in a row."""
+    while True:
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            first = sock.getsockname()[1]
+        if span == 1 or all(_free(port) for port in range(first + 1, first + span)):
+            return first
+
+
+def _free(port: int) -> bool:
     with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
 
 
 def redis_server_binary() -> str:
@@ -206,6 +219,13 @@ class ServiceProcess:
         if text not in self.log:
             raise AssertionError(f"process exited ({self.process.returncode}) before logging {text!r}:\n{self.log}")
 
+    def wait_for(self, condition: Callable[[], Any], timeout: float, what: str) -> Any:
+        """``wait_until``, with this process's log in the failure message."""
+        try:
+            return wait_until(condition, timeout, what)
+        except AssertionError as error:
+            raise AssertionError(f"{error}; the process logged:\n{self.log}") from None
+
     def _died(self) -> bool:
         return self.process.poll() is not None
 
@@ -242,7 +262,8 @@ def service_env(redis_url: str, **overrides: str) -> dict[str, str]:
 {%- endif %}
     )
 {%- if cookiecutter.use_metrics %}
-    env["HEALTH_PORT"] = str(free_port())  # observe.py: tests run workers side by side
+    # observe.py: tests run workers side by side; WORKER_PROCESSES=N serves on HEALTH_PORT + 0..N-1.
+    env["HEALTH_PORT"] = str(free_port(span=4))
 {%- endif %}
     env.update(overrides)
     return env

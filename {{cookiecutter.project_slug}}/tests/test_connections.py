@@ -27,7 +27,7 @@ from {{ cookiecutter.package_name }}.settings import SERVICE_NAME, Settings, Set
 from {{ cookiecutter.package_name }}.worker import build_worker
 
 USER, PASSWORD = "svc-tests", "placeholder-not-a-secret"
-SETTINGS = Settings()
+SETTINGS = Settings({% if cookiecutter.use_encryption %}encryption_keys=support.SESSION_KEY{% endif %})
 
 
 def warnings_of(caplog: pytest.LogCaptureFixture) -> list[str]:

@@ -42,7 +42,7 @@ def child_pids(process) -> list[int]:
 
 def test_children_share_the_queue_and_stop_gracefully_on_sigterm(redis_server, start_service):
     parent = start_service(redis_server.url, WORKER_PROCESSES="2")
-    wait_until(lambda: len(events(parent, "worker_started")) == 2, 30, "two workers started")
+    parent.wait_for(lambda: len(events(parent, "worker_started")) == 2, 30, "two workers started")
     children = child_pids(parent)
     slow = enqueue(redis_server.url, "sleep", {"seconds": 1.5})
     r = redis_server.client()
@@ -58,12 +58,12 @@ def test_children_share_the_queue_and_stop_gracefully_on_sigterm(redis_server, s
 
 def test_a_child_that_dies_is_restarted(redis_server, start_service):
     parent = start_service(redis_server.url, WORKER_PROCESSES="2", **FAST_RESTARTS)
-    wait_until(lambda: len(events(parent, "worker_started")) == 2, 30, "two workers started")
+    parent.wait_for(lambda: len(events(parent, "worker_started")) == 2, 30, "two workers started")
     victim = child_pids(parent)[0]
     os.kill(victim, signal.SIGKILL)
 
     wait_until(lambda: len(child_pids(parent)) == 3, 30, "a replacement worker process")
-    wait_until(lambda: len(events(parent, "worker_started")) == 3, 30, "the replacement working")
+    parent.wait_for(lambda: len(events(parent, "worker_started")) == 3, 30, "the replacement working")
     died = events(parent, "worker_process_died")
     assert [record["exit_code"] for record in died] == [-signal.SIGKILL]
     job = enqueue(redis_server.url, "echo", {})
@@ -92,7 +92,7 @@ def test_a_crash_loop_makes_the_parent_give_up_loudly(redis_server, start_servic
 
 def test_children_stop_when_the_parent_is_killed(redis_server, start_service):
     parent = start_service(redis_server.url, WORKER_PROCESSES="2")
-    wait_until(lambda: len(events(parent, "worker_started")) == 2, 30, "two workers started")
+    parent.wait_for(lambda: len(events(parent, "worker_started")) == 2, 30, "two workers started")
     children = child_pids(parent)
     parent.process.kill()
     parent.wait(10)
