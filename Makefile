@@ -15,7 +15,7 @@ $(BIN)/.installed: requirements-test.txt tests/node/package-lock.json
 	touch $@
 
 test: $(BIN)/.installed
-	$(BIN)/python -m pytest -n 2
+	$(BIN)/python -m pytest -n 2 --durations=15
 
 lint: $(BIN)/.installed
 	$(BIN)/ruff check .
