@@ -42,7 +42,7 @@ PROJECT = Path(__file__).resolve().parent.parent
 # The package and tests/support.py, whether or not the project is installed.
 sys.path[:0] = [str(PROJECT / "src"), str(PROJECT / "tests")]
 
-from chaos_service import SUPERVISED, WORKERS, QueueKeys, Workers, redis_server, run_env  # noqa: E402
+from chaos_service import WORKERS, QueueKeys, Workers, redis_server, run_env  # noqa: E402
 from chaos_soak import run_soak  # noqa: E402
 
 from {{ cookiecutter.package_name }}.producer import EnqueueError, Producer  # noqa: E402
@@ -288,10 +288,9 @@ def run_drill(args: argparse.Namespace, mode: Mode, workdir: Path) -> bool:
     rng = random.Random(seed)  # noqa: S311  (a replayable schedule, not a secret)
     counts = args.faults or dict.fromkeys(FAULTS, mode.faults_each)
     schedule = plan(rng, mode, counts)
-    workers_how = "WORKER_PROCESSES=2" if SUPERVISED else "2 processes started by the drill"
     say(
         f"seed={seed} jobs={mode.jobs} over {mode.produce_seconds:g}s, faults {dict(counts)}, "
-        f"workers: {workers_how}, logs in {workdir}"
+        f"workers: WORKER_PROCESSES={WORKERS}, logs in {workdir}"
     )
     server = redis_server(workdir / "redis", config_overrides(args.redis_config))
     env = run_env(

@@ -6,7 +6,6 @@ ServiceProcess, wait_until); this module only says how the drill uses it.
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import random
 import signal
@@ -38,8 +37,6 @@ REDIS_OVERRIDES = (
     "no",
 )
 WORKERS = 2
-# The service runs several worker processes itself when it has WORKER_PROCESSES.
-SUPERVISED = "worker_processes" in {field.name for field in dataclasses.fields(Settings)}
 
 
 def redis_server(workdir: Path, extra: tuple[str, ...] = ()) -> support.RedisServer:
@@ -48,21 +45,15 @@ def redis_server(workdir: Path, extra: tuple[str, ...] = ()) -> support.RedisSer
 
 
 class Workers:
-    """The service under test with WORKERS worker processes.
-
-    With WORKER_PROCESSES the service's own supervisor starts, watches and
-    restarts them; without it (older services) this class starts WORKERS
-    processes and replaces one that is killed, as a supervisor would.
-    """
+    """The service under test: one parent whose supervisor runs WORKERS worker processes (WORKER_PROCESSES)."""
 
     def __init__(self, env: dict[str, str], logfile: Path) -> None:
-        self.env = {**env, "WORKER_PROCESSES": str(WORKERS)} if SUPERVISED else env
+        self.env = {**env, "WORKER_PROCESSES": str(WORKERS)}
         self.logfile = logfile
         self.processes: list[support.ServiceProcess] = []
 
     def start(self) -> Workers:
-        count = 1 if SUPERVISED else WORKERS
-        self.processes = [support.ServiceProcess(["worker"], self.env, self.logfile) for _ in range(count)]
+        self.processes = [support.ServiceProcess(["worker"], self.env, self.logfile)]
         return self
 
     def started(self) -> int:
@@ -73,20 +64,13 @@ class Workers:
         support.wait_until(lambda: self.started() >= before + WORKERS, timeout, f"{WORKERS} workers started")
 
     def worker_pids(self) -> list[int]:
-        if SUPERVISED:
-            return [pid for process in self.processes for pid in children(process.process.pid)]
-        return [process.process.pid for process in self.processes if process.process.poll() is None]
+        return [pid for process in self.processes for pid in children(process.process.pid)]
 
     def kill_one(self, rng: random.Random, timeout: float) -> int:
         """SIGKILL one worker process; returns once a replacement process runs."""
         pids = support.wait_until(self.worker_pids, timeout, "a live worker process")
         victim = rng.choice(sorted(pids))
         os.kill(victim, signal.SIGKILL)
-        if not SUPERVISED:
-            dead = next(process for process in self.processes if process.process.pid == victim)
-            dead.wait(timeout)
-            dead.stop()
-            self.processes[self.processes.index(dead)] = support.ServiceProcess(["worker"], self.env, self.logfile)
         support.wait_until(lambda: len(set(self.worker_pids()) - {victim}) >= WORKERS, timeout, "a replacement worker")
         return victim
 
