@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import signal
 import subprocess
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
 
 import redis
 
@@ -66,19 +64,6 @@ def wait_completed(client: redis.Redis, job_id: str, timeout: float) -> dict[str
         lambda: client.zscore(f"bull:{QUEUE}:completed", job_id) is not None, timeout, f"job {job_id} completed"
     )
     return job(client, job_id)
-
-
-def events(log: str, event: str) -> list[dict[str, Any]]:
-    """The JSON log records whose ``event`` field is ``event``."""
-    records = []
-    for line in log.splitlines():
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError:
-            continue
-        if isinstance(record, dict) and record.get("event") == event:
-            records.append(record)
-    return records
 
 
 @contextmanager

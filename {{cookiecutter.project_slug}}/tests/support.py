@@ -285,16 +285,22 @@ def add_jobs(redis_url: str, queue: str, jobs: list[tuple[str, dict, dict]]) -> 
     return asyncio.run(add())
 
 
-def log_records(process: ServiceProcess) -> list[dict]:
-    """The JSON log records a service process wrote (other output lines are skipped)."""
+def log_records(process: ServiceProcess | str) -> list[dict]:
+    """The JSON log records a service process (or a log text) holds; other output lines are skipped."""
+    log = process if isinstance(process, str) else process.log
     records = []
-    for line in process.log.splitlines():
+    for line in log.splitlines():
         if line.startswith("{"):
             try:
                 records.append(json.loads(line))
             except json.JSONDecodeError:
                 continue  # a line cut short by a kill
     return records
+
+
+def events(process: ServiceProcess | str, event: str) -> list[dict]:
+    """The JSON log records whose ``event`` field is ``event``."""
+    return [record for record in log_records(process) if record.get("event") == event]
 
 
 def find_record(process: ServiceProcess, **fields: Any) -> dict | None:

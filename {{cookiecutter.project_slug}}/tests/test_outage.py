@@ -10,8 +10,8 @@ import time
 
 import pytest
 
-from clients import QUEUE, EnqueueError, connections_received, enqueue, events, paused, run_cli, wait_completed
-from support import RedisServer, free_port, wait_until
+from clients import QUEUE, EnqueueError, connections_received, enqueue, paused, run_cli, wait_completed
+from support import RedisServer, events, free_port, wait_until
 
 IDLE = 20.0  # an idle worker blocks in BZPOPMIN for 5 s at a time: four rounds at least
 

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from clients import enqueue, events, run_cli, wait_completed
-from support import PROJECT, RedisServer
+from clients import enqueue, run_cli, wait_completed
+from support import PROJECT, RedisServer, events
 
 EXIT_UNFIT = 78  # EX_CONFIG from sysexits.h: supervisors should not restart in a loop
 

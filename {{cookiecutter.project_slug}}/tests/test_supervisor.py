@@ -2,29 +2,15 @@
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 from pathlib import Path
 
 from conftest import QUEUE
-from support import wait_until
+from support import events, wait_until
 from test_smoke import enqueue
 
 FAST_RESTARTS = {"WORKER_RESTART_DELAY": "0.2"}
-
-
-def events(process, name: str) -> list[dict]:
-    """The JSON log records of ``process`` whose event is ``name``."""
-    found = []
-    for line in process.log.splitlines():
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError:
-            continue
-        if isinstance(record, dict) and record.get("event") == name:
-            found.append(record)
-    return found
 
 
 def alive(pid: int) -> bool:
