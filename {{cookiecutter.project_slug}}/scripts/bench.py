@@ -46,9 +46,13 @@ from bullmq import Queue, Worker
 PACKAGE = "{{ cookiecutter.package_name }}"
 SCRIPTS = Path(__file__).resolve().parent
 PROJECT = SCRIPTS.parent
-sys.path.insert(0, str(PROJECT / "tests"))
+sys.path[:0] = [str(PROJECT / "src"), str(PROJECT / "tests")]
 
-from support import RedisServer{% if cookiecutter.use_metrics %}, free_port{% endif %}  # noqa: E402  (tests/support.py)
+# `import support` (tests/support.py): it then sorts before the package's imports, whatever the package is called.
+import support  # noqa: E402
+{%- if cookiecutter.use_encryption %}
+from {{ cookiecutter.package_name }}.protect import generate_key  # noqa: E402
+{%- endif %}
 
 NODE_BULLMQ = "5.81.5"  # Node BullMQ release whose Lua scripts match bullmq 3.4.4 for Python
 CACHE = Path(os.environ.get("BENCH_CACHE", Path.home() / ".cache" / "{{ cookiecutter.project_slug }}-bench"))
@@ -121,7 +125,10 @@ def _command(variant: str, url: str, queue: str, kind: str, concurrency: int) ->
         WORKER_PROCESSES="auto" if variant == "c" else "1",
     )
 {%- if cookiecutter.use_metrics %}
-    env["HEALTH_PORT"] = str(free_port())  # variants run side by side; WORKER_PROCESSES adds one per process
+    env["HEALTH_PORT"] = str(support.free_port(span=4))  # variants side by side; WORKER_PROCESSES: one port each
+{%- endif %}
+{%- if cookiecutter.use_encryption %}
+    env["ENCRYPTION_KEYS"] = generate_key()  # the service needs keys to start; bench jobs declare no sensitive field
 {%- endif %}
     return [sys.executable, "-m", PACKAGE, "worker"], env
 
@@ -250,7 +257,6 @@ async def _remaining(client: aioredis.Redis, queue: str) -> int:
 
 async def enqueue_rates(url: str, jobs: int) -> dict[str, Rate | None]:
     """Jobs added per second: plain bullmq Queue vs this service's Producer, one at a time and in bulk."""
-    sys.path.insert(0, str(PROJECT / "src"))
     os.environ.update(REDIS_URL=url, QUEUE_NAME="bench-enqueue")
     from {{ cookiecutter.package_name }}.producer import Producer
     from {{ cookiecutter.package_name }}.settings import Settings
@@ -312,7 +318,7 @@ async def recovery(workdir: Path, variant: str, mode: Mode, logs: Path) -> list[
     """Seconds from Redis answering again after an outage to a new job being completed."""
     times = []
     for trial, outage in enumerate(mode.outages):
-        server = RedisServer(workdir / f"recovery-{variant}-{trial}").start()
+        server = support.RedisServer(workdir / f"recovery-{variant}-{trial}").start()
         client = aioredis.Redis(port=server.port, decode_responses=True)
         run = Run(variant, server.url, f"bench-recovery-{variant}-{trial}", "noop", 1, logs)
         try:
@@ -344,7 +350,7 @@ async def bench(mode: Mode) -> None:
     workdir = Path(tempfile.mkdtemp(prefix="bench-"))
     logs = workdir / "logs"
     logs.mkdir()
-    server = RedisServer(workdir).start()
+    server = support.RedisServer(workdir).start()
     client = aioredis.Redis(port=server.port, decode_responses=True)
     node = mode.node and shutil.which("node") and shutil.which("npm")
     variants = ("a", "b", "c", "d") if node else ("a", "b", "c")
