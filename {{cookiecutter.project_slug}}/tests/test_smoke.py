@@ -63,3 +63,22 @@ def test_enqueue_refuses_data_that_is_not_a_json_object(redis_server):
     )
     assert result.returncode == 2
     assert "job data must be a JSON object" in result.stderr
+
+
+def test_enqueue_bulk_adds_all_jobs_in_one_round_trip(redis_server, start_service):
+    import asyncio
+
+    from {{ cookiecutter.package_name }}.producer import Producer
+    from {{ cookiecutter.package_name }}.settings import Settings
+
+    async def add() -> list[str]:
+        async with Producer(Settings.from_env(service_env(redis_server.url, QUEUE_NAME=QUEUE))) as producer:
+            return await producer.enqueue_bulk([("echo", {"n": n}, {}) for n in range(5)])
+
+    job_ids = asyncio.run(add())
+    assert len(set(job_ids)) == 5
+    worker = start_service(redis_server.url)
+    worker.wait_for_log("worker started")
+    r = redis_server.client()
+    wait_until(lambda: all(r.zscore(f"bull:{QUEUE}:completed", job) is not None for job in job_ids), 10, "5 done")
+    assert json.loads(r.hget(f"bull:{QUEUE}:{job_ids[4]}", "returnvalue")) == {"echo": {"n": 4}}

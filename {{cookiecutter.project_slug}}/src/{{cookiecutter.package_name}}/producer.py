@@ -57,21 +57,38 @@ class Producer:
 
     async def enqueue(self, name: str, data: dict[str, Any], **options: Any) -> str:
         """Add one job and return its id; raises :class:`EnqueueError` at once if Redis is down."""
+        [job] = await self._add([(name, data, options)])
+        return job
+
+    async def enqueue_bulk(self, jobs: list[tuple[str, dict[str, Any], dict[str, Any]]]) -> list[str]:
+        """Add ``(name, data, options)`` jobs in one round trip, all or none; returns their ids."""
+        return await self._add(jobs)
+
+    async def _add(self, jobs: list[tuple[str, dict[str, Any], dict[str, Any]]]) -> list[str]:
+        batch = []
+        for name, data, options in jobs:
+            options = dict(options)
 {%- if cookiecutter.use_encryption %}
-        # Sensitive fields (declared in sensitive.py, plus sensitive=[...] for this call) are
-        # encrypted here, so they never reach Redis in clear text.
-        data = seal(self.settings, name, data, options.pop("sensitive", ()))
+            # Sensitive fields (declared in sensitive.py, plus sensitive=[...] for this job) are
+            # encrypted here, so they never reach Redis in clear text.
+            data = seal(self.settings, name, data, options.pop("sensitive", ()))
 {%- endif %}
+            batch.append({"name": name, "data": data, "opts": options})
         try:
-            job = await self.queue.add(name, data, options)
+            if len(batch) == 1:
+                added = [await self.queue.add(batch[0]["name"], batch[0]["data"], batch[0]["opts"])]
+            else:
+                added = await self.queue.addBulk(batch)
         except RedisError as error:
+            names = ", ".join(sorted({job["name"] for job in batch}))
+            what = f"job {batch[0]['name']!r}" if len(batch) == 1 else f"{len(batch)} jobs ({names})"
             hint = f" (no answer within PRODUCER_TIMEOUT={self.settings.producer_timeout:g}s)"
             raise EnqueueError(
-                f"could not add job {name!r} to queue {self.settings.queue_name!r} "
+                f"could not add {what} to queue {self.settings.queue_name!r} "
                 f"at {self.settings.redis_location}: {type(error).__name__}: {error}"
                 f"{hint if isinstance(error, TimeoutError) else ''}"
             ) from error
-        return str(job.id)
+        return [str(job.id) for job in added]
 
     async def close(self) -> None:
         try:
