@@ -41,6 +41,8 @@ VARIANTS = {
     "defaults": {},
     "all-on": ALL_ON,
     "no-metrics": {"use_metrics": False, "python_version": "3.11"},
+    # The image test runs under the system Python 3.11 (the test venv's lives under /root).
+    "metrics-3.11": {"python_version": "3.11"},
     "custom-names": OPTION_SETS["custom-names"],
 }
 
@@ -206,14 +208,16 @@ def redis_port(tmp_path: Path) -> Iterator[int]:
         server.wait(10)
 
 
-def test_image_command_runs_the_worker_as_non_root_and_stops_on_sigterm(projects, redis_port, tmp_path):
-    project = projects["no-metrics"]
+@pytest.mark.parametrize("variant", ["no-metrics", "metrics-3.11"])  # HEALTHCHECK: preflight, then /livez
+def test_image_command_runs_the_worker_as_non_root_and_stops_on_sigterm(projects, redis_port, tmp_path, variant):
+    project = projects[variant]
     package = "order_worker"
     stage = final_stage(project / "Dockerfile")
     settings = dict(stage)
     uid, gid = settings["USER"].split(":")
     venv = image_venv(project)
-    env = image_env(stage, venv, REDIS_URL=f"redis://127.0.0.1:{redis_port}/0", QUEUE_NAME="image")
+    env = image_env(stage, venv, REDIS_URL=f"redis://127.0.0.1:{redis_port}/0", QUEUE_NAME=f"image-{variant}")
+    env["HEALTH_PORT"] = str(_free_port())  # the image's port, 8080, may be taken on a test machine
     command = [*exec_form(settings["ENTRYPOINT"]), *exec_form(settings["CMD"])]
     as_user = ["setpriv", f"--reuid={uid}", f"--regid={gid}", "--clear-groups", "--"]
     log = tmp_path / "container.log"
@@ -229,7 +233,7 @@ def test_image_command_runs_the_worker_as_non_root_and_stops_on_sigterm(projects
 
         job = run(venv / "bin/python", "-m", package, "enqueue", "echo", '{"from": "image"}', env=env)
         assert job.returncode == 0, job.stderr
-        completed = f"bull:image:{job.stdout.strip()}"
+        completed = f"bull:image-{variant}:{job.stdout.strip()}"
         wait_until(
             lambda: run("redis-cli", "-p", str(redis_port), "hget", completed, "finishedOn").stdout.strip(),
             15,
@@ -246,6 +250,12 @@ def test_image_command_runs_the_worker_as_non_root_and_stops_on_sigterm(projects
     finally:
         if container.poll() is None:
             container.kill()
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
 
 
 def _children(pid: int) -> list[int]:

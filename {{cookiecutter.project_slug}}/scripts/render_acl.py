@@ -7,7 +7,8 @@ README.md. The template has three users:
 - the service user: only keys under the queue prefix and only the commands
   bullmq needs (found by running the whole test suite as this user). EVAL is
   there for Node BullMQ producers sharing the queue (ioredis falls back to it);
-  it grants nothing SCRIPT LOAD + EVALSHA do not;
+  it grants nothing SCRIPT LOAD + EVALSHA do not. SCRIPT EXISTS is how
+  redis-py loads scripts before a pipeline (Producer.enqueue_bulk);
 - ``admin``: everything, for operators (CONFIG, INFO, FLUSHALL, ACL ...).
 
 Passwords are read from ``REDIS_SERVICE_PASSWORD`` and ``REDIS_ADMIN_PASSWORD``
