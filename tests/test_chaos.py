@@ -49,3 +49,17 @@ def test_drill_detects_lost_jobs_when_redis_does_not_persist(project):
     assert result.returncode == 1, result.stdout[-4000:]
     assert int(summary["lost"]) > 0
     assert "FAIL" in result.stdout
+
+
+def test_soak_mode_runs_and_reports_memory(project):
+    """A short soak (the full 100,000 jobs is `make soak`): it runs, and retention keeps Redis bounded."""
+    result = subprocess.run(
+        [sys.executable, "scripts/chaos.py", "--soak", "--jobs", "3000"],
+        cwd=project,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
+    assert "soak summary: PASS" in result.stdout
+    assert "growth_after_warmup=" in result.stdout

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import redis
-from chaos_service import SUPERVISED, QueueKeys, redis_server, rss_bytes, run_env
+from chaos_service import QueueKeys, redis_server, rss_bytes, run_env
 
 import support
 from {{ cookiecutter.package_name }}.producer import Producer
@@ -103,7 +103,7 @@ def run_soak(jobs: int, every: float, workdir: Path) -> bool:
         # The generated retention defaults, not the tests' keep-everything.
         KEEP_COMPLETED_COUNT=str(Settings.keep_completed_count),
         KEEP_COMPLETED_AGE=str(Settings.keep_completed_age),
-        **({"WORKER_PROCESSES": "1"} if SUPERVISED else {}),
+        WORKER_PROCESSES="1",
     )
     settings = Settings.from_env(env)
     client, keys = server.client(), QueueKeys(settings)
