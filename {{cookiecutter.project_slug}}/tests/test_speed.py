@@ -15,7 +15,9 @@ def loop_module(settings: Settings) -> str:
     async def which() -> str:
         return type(asyncio.get_running_loop()).__module__
 
-    return speed.run(which(), settings)
+    # The runner lifecycle.run() uses.
+    with asyncio.Runner(loop_factory=speed.loop_factory(settings)) as runner:
+        return runner.run(which())
 
 
 def parser_name(client) -> str:

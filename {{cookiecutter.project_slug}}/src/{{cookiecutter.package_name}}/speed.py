@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable
 from typing import Any
 
 from .settings import Settings
@@ -29,12 +29,6 @@ def loop_factory(settings: Settings) -> Callable[[], asyncio.AbstractEventLoop] 
         log.info("uvloop is not installed; using asyncio's event loop")
         return None
     return uvloop.new_event_loop
-
-
-def run(main: Coroutine[Any, Any, Any], settings: Settings) -> Any:
-    """``asyncio.run`` on the loop the settings choose."""
-    with asyncio.Runner(loop_factory=loop_factory(settings)) as runner:
-        return runner.run(main)
 
 
 def client_options(settings: Settings) -> dict[str, Any]:
