@@ -29,7 +29,11 @@ from options import ALL_ON
 REASON = containers.unavailable()
 if REASON and os.environ.get("CI"):
     raise RuntimeError(f"container tests cannot run in CI: {REASON}")
-pytestmark = [pytest.mark.containers, pytest.mark.skipif(REASON is not None, reason=REASON or "")]
+pytestmark = [
+    pytest.mark.containers,
+    pytest.mark.xdist_group("containers"),  # one worker: the images are built once
+    pytest.mark.skipif(REASON is not None, reason=REASON or ""),
+]
 
 PACKAGE = "order_worker"
 SERVICE_USER = "order-worker"
@@ -275,7 +279,7 @@ def redis_image(workdir: Path) -> str:
     return containers.build(context, "redis")[0]
 
 
-def test_compose_stack_processes_a_job_keeps_data_across_redis_restarts_and_drains_on_down(images, redis_image):
+def test_compose_stack_processes_jobs_keeps_redis_data_and_drains_the_worker(images, redis_image):
     image = images["all-on"]
     project = image.project
     port = free_port()

@@ -23,6 +23,7 @@ import re
 import subprocess
 import sys
 import tempfile
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -85,27 +86,32 @@ def wheel_project(filename: str) -> str:
 
 
 def download_hashes(pins: list[Pin]) -> dict[str, set[str]]:
-    """{project: sha256 of every wheel pip picks for each Python and platform}."""
-    found: dict[str, set[str]] = {}
+    """{project: sha256 of every wheel pip picks for each Python and architecture}."""
     with tempfile.TemporaryDirectory() as tmp:
         wanted = Path(tmp) / "pins.txt"
         # Without markers: a pin for some interpreters only (async-timeout) is hashed for all.
         wanted.write_text("".join(f"{pin.name}=={pin.version}\n" for pin in pins))
-        for python in PYTHONS:
-            for architecture in ARCHITECTURES:
-                dest = Path(tmp) / f"{python}-{architecture}"
-                command = [sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", "--only-binary=:all:"]
-                command += ["--python-version", python, "--implementation", "cp"]
-                command += [f"--platform={tag}" for tag in platform_tags(architecture)]
-                result = subprocess.run(
-                    [*command, "--dest", str(dest), "-r", str(wanted)], capture_output=True, text=True, check=False
-                )
-                if result.returncode:
-                    raise LockError(f"pip download for CPython {python} on {architecture} failed:\n{result.stderr}")
-                for wheel in dest.iterdir():
+        targets = [(python, architecture) for python in PYTHONS for architecture in ARCHITECTURES]
+        with ThreadPoolExecutor(len(targets)) as pool:
+            downloads = pool.map(lambda target: download(wanted, Path(tmp) / "-".join(target), *target), targets)
+            found: dict[str, set[str]] = {}
+            for wheels in list(downloads):
+                for wheel in wheels:
                     digest = hashlib.sha256(wheel.read_bytes()).hexdigest()
                     found.setdefault(wheel_project(wheel.name), set()).add(digest)
     return found
+
+
+def download(wanted: Path, dest: Path, python: str, architecture: str) -> list[Path]:
+    command = [sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", "--only-binary=:all:"]
+    command += ["--python-version", python, "--implementation", "cp"]
+    command += [f"--platform={tag}" for tag in platform_tags(architecture)]
+    result = subprocess.run(
+        [*command, "--dest", str(dest), "-r", str(wanted)], capture_output=True, text=True, check=False
+    )
+    if result.returncode:
+        raise LockError(f"pip download for CPython {python} on {architecture} failed:\n{result.stderr}")
+    return sorted(dest.iterdir())
 
 
 def lock(path: Path, *, check: bool) -> int:
