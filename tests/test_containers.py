@@ -14,6 +14,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -309,6 +310,12 @@ def test_compose_stack_processes_jobs_keeps_redis_data_and_drains_the_worker(ima
     try:
         compose("up", "--detach")
         wait_until(lambda: "worker started" in logs(worker), 90, f"the worker in compose:\n{logs(worker)}")
+        # From outside the container, as the kubelet and Prometheus reach it: HEALTH_HOST must be 0.0.0.0.
+        address = containers.podman(
+            "inspect", "--format={{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}", worker
+        )
+        with urllib.request.urlopen(f"http://{address.stdout.strip()}:8080/livez", timeout=10) as response:
+            assert response.status == 200
         first = service_cli(project, "enqueue", "echo", '{"n": 1}', env=env).stdout.strip()
         wait_until(lambda: job(client, first).get("finishedOn"), 30, "a job through the compose stack")
 
