@@ -3,8 +3,8 @@
 Both engines call them through the Jinja extension in ``local_extensions.py``:
 copier at each prompt (every question's ``validator:``, and once more for all
 ``-d``/``--data-file`` answers before it asks anything), cookiecutter once all
-answers are in (its private ``__refused`` variable), before either engine makes
-a directory. Each refusal is one sentence that names the answer and the rule.
+answers are in (its private ``__answers_checked`` variable); both before they
+make a directory. Each refusal is one sentence that names the answer and the rule.
 
 The questions themselves (names, defaults, choices, prompts) are written once,
 in ``cookiecutter.json``; the flags and choices below are read from it.
