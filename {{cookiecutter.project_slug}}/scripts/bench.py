@@ -39,20 +39,19 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import bullmq
-import localredis
-import nodebullmq
 import redis
 import redis.asyncio as aioredis
 from bullmq import Queue, Worker
 
-PACKAGE = "{{ cookiecutter.package_name }}"
 SCRIPTS = Path(__file__).resolve().parent
 PROJECT = SCRIPTS.parent
-sys.path[:0] = [str(PROJECT / "src")]
-{%- if cookiecutter.use_encryption %}
+sys.path[:0] = [str(PROJECT / "src")]  # the package, whether or not the project is installed
 
-from {{ cookiecutter.package_name }}.encryption import generate_key  # noqa: E402
-{%- endif %}
+import localredis  # noqa: E402
+import localservice  # noqa: E402
+import nodebullmq  # noqa: E402
+
+PACKAGE = localservice.PACKAGE
 
 # Where Node BullMQ is installed (default: nodebullmq.py's cache directory).
 CACHE = Path(os.environ["BENCH_CACHE"]) if os.environ.get("BENCH_CACHE") else None
@@ -113,23 +112,14 @@ def _command(variant: str, url: str, queue: str, kind: str, concurrency: int) ->
     if variant == "d":
         env["BULLMQ_MODULE"] = str(nodebullmq.node_modules(CACHE) / "bullmq")
         return ["node", str(SCRIPTS / "bench_node.cjs"), url, queue, kind, str(concurrency)], env
-    path = [str(PROJECT / "src"), str(SCRIPTS), *filter(None, [env.get("PYTHONPATH")])]
-    env.update(
-        PYTHONPATH=os.pathsep.join(path),
-        REDIS_URL=url,
+    env = localservice.service_env(
+        url,
+        paths=[SCRIPTS],
         QUEUE_NAME=queue,
         WORKER_CONCURRENCY=str(concurrency),
         HANDLER_MODULES=f"{PACKAGE}.jobs,bench_handlers",
-        LOG_LEVEL="INFO",
-        LOG_FORMAT="json",
         WORKER_PROCESSES="auto" if variant == "c" else "1",
     )
-{%- if cookiecutter.use_metrics %}
-    env["HEALTH_PORT"] = str(localredis.free_port(span=4))  # variants side by side; WORKER_PROCESSES: one port each
-{%- endif %}
-{%- if cookiecutter.use_encryption %}
-    env["ENCRYPTION_KEYS"] = generate_key()  # the service needs keys to start; bench jobs declare no sensitive field
-{%- endif %}
     return [sys.executable, "-m", PACKAGE, "worker"], env
 
 
@@ -291,7 +281,7 @@ async def _encrypted_rate(jobs: int, batch: list[dict]) -> Rate | None:
     async def sealed(name: str, data: dict) -> str:
         return await producer.enqueue(name, data, sensitive=["note"])
 
-    async with Producer(Settings.from_env({**os.environ, "ENCRYPTION_KEYS": generate_key()})) as producer:
+    async with Producer(Settings.from_env({**os.environ, "ENCRYPTION_KEYS": localservice.SESSION_KEY})) as producer:
         return await _rate(jobs, lambda: _one_by_one(sealed, batch))
 {%- else %}
     print("  encryption: not generated (use_encryption was no); skipped", flush=True)

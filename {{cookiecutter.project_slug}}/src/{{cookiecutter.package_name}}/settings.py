@@ -20,7 +20,7 @@ import re
 import socket
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import MISSING, dataclass, field, fields
-from typing import Any
+from typing import Any, ClassVar
 from urllib.parse import SplitResult, urlsplit
 
 from redis.connection import parse_url
@@ -69,51 +69,40 @@ class Text(Rule):
 
 
 @dataclass(frozen=True)
-class Whole(Rule):
-    low: int
-    high: int
-    why: str = ""  # the reason for ``high``, said when a value is refused
-
-    @property
-    def allowed(self) -> str:
-        return f"{self.low:,} to {self.high:,}"
-
-    def convert(self, name: str, text: str) -> int:
-        try:
-            return int(text)
-        except ValueError:
-            raise SettingsError(f"{name}={text!r} is not a whole number") from None
-
-    def check(self, name: str, value: Any, shown: str) -> None:
-        _within(name, value, shown, self.low, self.high, self.why)
-
-
-@dataclass(frozen=True)
 class Number(Rule):
     low: float
     high: float
-    why: str = ""
+    why: str = ""  # the reason for ``high``, said when a value is refused
+
+    kind: ClassVar[type] = float
+    noun: ClassVar[str] = "a number"
 
     @property
     def allowed(self) -> str:
         return f"{self.low:g} to {self.high:g}"
 
-    def convert(self, name: str, text: str) -> float:
+    def convert(self, name: str, text: str) -> Any:
         try:
-            return float(text)
+            return self.kind(text)
         except ValueError:
-            raise SettingsError(f"{name}={text!r} is not a number") from None
+            raise SettingsError(f"{name}={text!r} is not {self.noun}") from None
 
     def check(self, name: str, value: Any, shown: str) -> None:
-        _within(name, value, shown, self.low, self.high, self.why)
+        # "not >=" rather than "<": NaN is refused too.
+        if not value >= self.low:
+            raise SettingsError(f"{name}={shown} must be at least {self.low}")
+        if not value <= self.high:
+            raise SettingsError(f"{name}={shown} must be at most {self.high}" + (f" ({self.why})" if self.why else ""))
 
 
-def _within(name: str, value: float, shown: str, low: float, high: float, why: str) -> None:
-    # "not >=" rather than "<": NaN is refused too.
-    if not value >= low:
-        raise SettingsError(f"{name}={shown} must be at least {low}")
-    if not value <= high:
-        raise SettingsError(f"{name}={shown} must be at most {high}" + (f" ({why})" if why else ""))
+@dataclass(frozen=True)
+class Whole(Number):
+    kind: ClassVar[type] = int
+    noun: ClassVar[str] = "a whole number"
+
+    @property
+    def allowed(self) -> str:
+        return f"{self.low:,} to {self.high:,}"
 
 
 @dataclass(frozen=True)
