@@ -1,7 +1,9 @@
-"""Cookiecutter shim: tidy the new project with the shared hooks/tidy.py."""
+"""Cookiecutter shim: tidy the new project (hooks/tidy.py), then print the next steps (hooks/next_steps.py)."""
 
+import json
 import runpy
 from pathlib import Path
 
-tidy = runpy.run_path({{ template_root | tojson }} + "/hooks/tidy.py")
-tidy["remove_empty_directories"](Path.cwd())
+hooks = {{ template_root | tojson }} + "/hooks/"
+runpy.run_path(hooks + "tidy.py")["remove_empty_directories"](Path.cwd())
+print(runpy.run_path(hooks + "next_steps.py")["text"](json.loads({{ cookiecutter | tojson | tojson }}), Path.cwd()))

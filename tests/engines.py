@@ -2,21 +2,39 @@
 
 from __future__ import annotations
 
+import importlib.util
+import io
 import json
 import shutil
 import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
 
 import copier
+import copier.errors
 from cookiecutter.main import cookiecutter
+from prompt_toolkit.application import create_app_session
+from prompt_toolkit.data_structures import Size
+from prompt_toolkit.input import create_pipe_input
+from prompt_toolkit.output.plain_text import PlainTextOutput
 
 TEMPLATE = Path(__file__).resolve().parent.parent
-QUESTIONS = {
-    key: value
-    for key, value in json.loads((TEMPLATE / "cookiecutter.json").read_text()).items()
-    if not key.startswith("_")
-}
+
+
+def template_module(relative: str):
+    """A module of the template (``hooks/answers.py``) imported by its path."""
+    path = TEMPLATE / relative
+    spec = importlib.util.spec_from_file_location(f"template_{path.stem}", path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+answers = template_module("hooks/answers.py")
+QUESTIONS = answers.QUESTIONS
 ANSWERS_FILE = ".copier-answers.yml"
 
 
@@ -111,3 +129,37 @@ def commit_all(project: Path, message: str) -> None:
         git(project, "init", "-q", "-b", "main")
     git(project, "add", "-A")
     git(project, "commit", "-q", "-m", message)
+
+
+class _WideOutput(PlainTextOutput):
+    """Prompt output as plain text, wide enough that a refusal is never cut."""
+
+    def get_size(self) -> Size:
+        return Size(rows=50, columns=1000)
+
+
+def copier_at_prompts(destination: Path, keys: str, until: str, timeout: float = 60) -> str:
+    """Run copier's questions as a user at a terminal would, typing ``keys``.
+
+    Once ``until`` appears on the screen (or ``timeout`` passes), press Ctrl-C.
+    Returns what the screen showed; copier's interrupt is expected and swallowed.
+    """
+    screen = io.StringIO()
+
+    def type_keys(pipe) -> None:
+        pipe.send_text(keys)
+        deadline = time.monotonic() + timeout
+        while until not in screen.getvalue() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        pipe.send_text("\x03")
+
+    with create_pipe_input() as pipe, create_app_session(input=pipe, output=_WideOutput(screen)):
+        typist = threading.Thread(target=type_keys, args=(pipe,))
+        typist.start()
+        try:
+            copier.run_copy(str(TEMPLATE), str(destination), unsafe=True, vcs_ref="HEAD")
+        except copier.errors.CopierAnswersInterrupt:
+            pass
+        finally:
+            typist.join()
+    return screen.getvalue()

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-FLAGS = ("use_encryption", "use_metrics", "use_docker", "use_kubernetes", "use_github_actions")
+from engines import answers
+
+FLAGS = answers.FLAGS  # the questions whose answer is true or false, from cookiecutter.json
 
 DEFAULTS: dict = {}  # the template's own defaults
 ALL_ON = {flag: True for flag in FLAGS} | {"python_version": "3.13", "license": "Apache-2.0"}

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import json
 import runpy
 
 import pytest
-from engines import TEMPLATE
+from engines import TEMPLATE, answers
+from hypothesis import given
+from hypothesis import strategies as st
 
-rules = runpy.run_path(str(TEMPLATE / "hooks" / "answers.py"))
-problems, main = rules["problems"], rules["main"]
+problems, problem = answers.problems, answers.problem
 
 GOOD = {
     "project_name": "Order Worker",
@@ -75,6 +75,13 @@ def test_copier_integers_are_accepted():
         ("use_docker", "maybe", "must be true or false"),
         ("python_version", "3.9", "must be one of"),
         ("license", "GPL", "must be one of"),
+        # Names that become paths: bytes count, and only ASCII is a name.
+        ("project_slug", "a" * 51, "is 51 bytes long; the limit is 50"),
+        ("project_slug", "注" * 90, "is not kebab-case"),
+        ("package_name", "a" * 51, "is 51 bytes long; the limit is 50"),
+        ("package_name", "注" * 90, "not a valid Python package name"),
+        ("package_name", "café", "not a valid Python package name"),
+        ("queue_name", "q" * 101, "at most 100"),
     ],
 )
 def test_each_rule_refuses_with_one_sentence_naming_the_answer(name, value, expected):
@@ -88,12 +95,49 @@ def test_unicode_names_are_welcome_in_free_text():
     assert problems(GOOD | {"project_name": "Café Wörker 注文", "author_name": "Łukasz Żółć"}) == []
 
 
-def test_main_exits_non_zero_and_prints_each_problem(capsys):
-    assert main([json.dumps(GOOD | {"queue_name": "a:b"})]) == 1
-    err = capsys.readouterr().err
-    assert "ERROR: queue_name 'a:b'" in err
-    assert "Nothing was generated" in err
-    assert main([json.dumps(GOOD)]) == 0
+def test_a_refusal_names_each_problem_then_says_nothing_was_generated():
+    text = answers.refusal(problems(GOOD | {"queue_name": "a:b", "package_name": "json"}))
+    assert text.splitlines() == [
+        "ERROR: " + problem("package_name", "json"),
+        "ERROR: " + problem("queue_name", "a:b"),
+        "Nothing was generated; answer again with the rules above.",
+    ]
+
+
+def test_a_long_answer_is_quoted_short_in_its_sentence():
+    sentence = problem("package_name", "注" * 90)
+    assert len(sentence) < 200, sentence
+    assert "…" in sentence
+
+
+def test_every_question_has_exactly_one_rule():
+    assert list(answers.RULES) != [] and set(answers.RULES) == set(answers.QUESTIONS)
+
+
+@given(st.text())
+def test_the_offered_defaults_are_always_valid(project_name):
+    # Copier checks a default before it shows it, and stops with a traceback
+    # when it is refused; the derived slug and package must never be.
+    slug = answers.suggest_slug(project_name)
+    assert problem("project_slug", slug) is None, slug
+    assert problem("package_name", answers.suggest_package(slug)) is None
+    assert problem("queue_name", slug) is None
+
+
+@pytest.mark.parametrize(
+    ("name", "slug", "package"),
+    [
+        ("Order Worker", "order-worker", "order_worker"),
+        ("Café Orders (EU)", "cafe-orders-eu", "cafe_orders_eu"),
+        ("注文", "service", "service"),
+        ("2FA codes", "service-2fa-codes", "service_2fa_codes"),
+        ("JSON", "json", "json_service"),
+        ("Test", "test", "test_service"),
+    ],
+)
+def test_offered_defaults_keep_the_name_where_they_can(name, slug, package):
+    assert answers.suggest_slug(name) == slug
+    assert answers.suggest_package(slug) == package
 
 
 def test_tidy_removes_only_empty_directories(tmp_path):

@@ -61,5 +61,6 @@ def test_with_encryption_the_modules_the_dependency_and_the_docs_are_there(proje
     files = tree(projects[True])
     assert set(ENCRYPTION_FILES) <= set(files)
     assert b'"cryptography>=' in files["pyproject.toml"]
-    assert b"## Protecting job data" in files["README.md"]
+    assert b"## Envelope format" in files["docs/encryption.md"]
+    assert b"(docs/encryption.md)" in files["README.md"]
     assert b"ENCRYPTION_KEYS" in files[".env.example"]

@@ -100,7 +100,7 @@ def release_0_2_0(template: Path) -> None:
     append(template / PROJECT_DIR / "redis.conf", "# v0.2.0: template-owned change\n")
     edit(template / PACKAGE_DIR / "settings.py", "(12-factor).", "(12-factor).\n\nv0.2.0: template-owned change.")
     edit(template / PROJECT_DIR / "README.md", "## Commands\n", "## Commands\n\nv0.2.0: template-owned change.\n")
-    (template / PROJECT_DIR / "docs").mkdir()
+    (template / PROJECT_DIR / "docs").mkdir(exist_ok=True)
     (template / PROJECT_DIR / "docs" / "upgrading.md").write_text("# Upgrading\n\nv0.2.0: a new file.\n")
     append(template / PACKAGE_DIR / "jobs.py", "# v0.2.0: must not reach a team's jobs.py\n")
     append(template / PROJECT_DIR / "tests" / "test_jobs.py", "# v0.2.0: must not reach a team's tests\n")

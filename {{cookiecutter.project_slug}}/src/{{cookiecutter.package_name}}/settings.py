@@ -299,10 +299,20 @@ class Settings:
         secret=True,
     )
     redis_username: str | None = setting(
-        "REDIS_USERNAME", None, ANY, "ACL user, when not in `REDIS_URL`", secret=True, default_text="from the URL"
+        "REDIS_USERNAME",
+        None,
+        ANY,
+        "ACL user; set it here or in the URL, not both",
+        secret=True,
+        default_text="from the URL",
     )
     redis_password: str | None = setting(
-        "REDIS_PASSWORD", None, ANY, "ACL password, when not in `REDIS_URL`", secret=True, default_text="from the URL"
+        "REDIS_PASSWORD",
+        None,
+        ANY,
+        "ACL password; set it here or in the URL, not both",
+        secret=True,
+        default_text="from the URL",
     )
     queue_name: str = setting(
         "QUEUE_NAME",
@@ -323,7 +333,7 @@ class Settings:
             "1 to 100 characters; no spaces",
             "must be 1 to 100 characters, without spaces (it starts every Redis key of the queue)",
         ),
-        "Redis key prefix; the same for every service sharing the queue",
+        "key prefix; the same for every service sharing the queue",
         empty_is_unset=False,
     )
     concurrency: int = setting(
@@ -339,7 +349,7 @@ class Settings:
         "seconds in-flight jobs get after SIGTERM before a forced close",
     )
     log_level: str = setting(
-        "LOG_LEVEL", "INFO", Choice(("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")), "log level"
+        "LOG_LEVEL", "INFO", Choice(("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")), "the lowest level logged"
     )
     log_format: str = setting(
         "LOG_FORMAT", "json", Choice(("json", "console")), "`json` for production, `console` for local runs"
@@ -430,16 +440,19 @@ class Settings:
         "worker processes under one parent; with `1` no parent runs",
     )
     uvloop: bool = setting(
-        "UVLOOP", True, Flag(), "uvloop's event loop (about 20 % more jobs/s); `false` for asyncio's"
+        "UVLOOP", True, Flag(), "use uvloop's event loop (about 20 % more jobs/s); `false` for asyncio's own"
     )
     hiredis: bool = setting(
-        "HIREDIS", True, Flag(), "hiredis parses Redis replies (about 15 % more jobs/s); `false` for redis-py's"
+        "HIREDIS",
+        True,
+        Flag(),
+        "parse Redis replies with hiredis (about 15 % more jobs/s); `false` for redis-py's Python parser",
     )
     cpu_pool_size: int = setting(
         "CPU_POOL_SIZE",
         None,
         Processes(1, 256, PROCESSES_WHY),
-        "processes that run `cpu_bound` handlers, started on the first such job",
+        "processes that run `cpu_bound` handlers (started on the first such job)",
         factory=lambda: os.cpu_count() or 1,
         default_text="one per CPU",
     )
@@ -467,7 +480,7 @@ class Settings:
         "HEALTH_PORT",
         8080,
         Whole(1, 65_535, "TCP ports end at 65535"),
-        "their port; worker process N of several serves on `HEALTH_PORT + N`",
+        "their port (worker process N of several: `HEALTH_PORT + N`); the worker exits 1 at start-up if it is taken",
     )
 {%- endif %}
     instance: str = field(default_factory=lambda: f"{socket.gethostname()}-{os.getpid()}")
