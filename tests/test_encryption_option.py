@@ -1,4 +1,4 @@
-"""use_encryption: with it, the protect modules, their tests and `cryptography`; without it, no trace of them."""
+"""use_encryption: with it, the encryption modules, their tests and `cryptography`; without it, no trace of them."""
 
 from __future__ import annotations
 
@@ -10,15 +10,24 @@ import pytest
 from engines import tree, with_cookiecutter
 
 ENCRYPTION_FILES = (
-    "src/order_worker/protect.py",
+    "src/order_worker/encryption.py",
     "src/order_worker/keys.py",
     "src/order_worker/sensitive.py",
-    "tests/test_protect.py",
-    "tests/test_protect_service.py",
-    "tests/handlers_for_protect_tests.py",
+    "tests/test_encryption.py",
+    "tests/test_encryption_service.py",
+    "tests/handlers_for_encryption_tests.py",
 )
 # Words only the encryption option writes.
-TRACES = ("cryptography", "ENCRYPTION_KEYS", "jobenc", "protect.", "keys rotate", "Protecting job data", "SESSION_KEY")
+TRACES = (
+    "cryptography",
+    "ENCRYPTION_KEYS",
+    "jobenc",
+    ".encryption",
+    "encryption.",
+    "keys rotate",
+    "Protecting job data",
+    "SESSION_KEY",
+)
 
 
 @pytest.fixture(scope="module")

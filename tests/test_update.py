@@ -87,8 +87,10 @@ def team_edits(project: Path) -> None:
     package = project / "src" / "order_worker"
     append(package / "jobs.py", TEAM_HANDLER)
     append(project / "tests" / "test_jobs.py", TEAM_TEST)
-    edit(package / "settings.py", "job_attempts: int = 5", "job_attempts: int = 8")
+    edit(package / "settings.py", '"JOB_ATTEMPTS",\n        5,', '"JOB_ATTEMPTS",\n        8,')
     edit(project / ".env.example", "JOB_ATTEMPTS=5", "JOB_ATTEMPTS=8")
+    # The README's table of variables must follow settings.py (the generated test_settings.py checks it).
+    edit(project / "README.md", "| `JOB_ATTEMPTS` | `5` |", "| `JOB_ATTEMPTS` | `8` |")
     edit(project / "README.md", README_PLACEHOLDER, TEAM_README)
     (project / ".pre-commit-config.yaml").unlink()
     git(project, "add", "-A")
@@ -209,7 +211,7 @@ def test_update_to_a_newer_release_keeps_the_teams_work(tmp_path, engine):
     assert "v0.2.0" not in (package / "jobs.py").read_text()
     assert "test_team_job_is_ours" in (project / "tests" / "test_jobs.py").read_text()
     assert "v0.2.0" not in (project / "tests" / "test_jobs.py").read_text()
-    assert "job_attempts: int = 8" in (package / "settings.py").read_text()
+    assert '"JOB_ATTEMPTS",\n        8,' in (package / "settings.py").read_text()
     assert "JOB_ATTEMPTS=8" in (project / ".env.example").read_text()
     assert TEAM_README in (project / "README.md").read_text()
     # ...a deleted optional file stays deleted, and nothing is left to resolve.

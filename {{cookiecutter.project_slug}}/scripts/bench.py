@@ -9,7 +9,7 @@ It starts its own redis-server on a free port and measures, for no-op jobs and
   a  the minimal plain bullmq worker from bullmq's documentation, default settings
   b  this service's worker with its production defaults (listeners, INFO logs)
   c  this service with WORKER_PROCESSES=auto
-  d  Node BullMQ, when node and npm are installed (npm installs it into a cache dir)
+  d  Node BullMQ, when node and npm are installed (nodebullmq.py installs it into a cache dir)
 
 then enqueue rates (plain Queue vs the service's Producer), and how long a
 worker takes to complete a job after Redis comes back from an outage. Only
@@ -43,19 +43,18 @@ import redis
 import redis.asyncio as aioredis
 from bullmq import Queue, Worker
 
-PACKAGE = "{{ cookiecutter.package_name }}"
 SCRIPTS = Path(__file__).resolve().parent
 PROJECT = SCRIPTS.parent
-sys.path[:0] = [str(PROJECT / "src"), str(PROJECT / "tests")]
+sys.path[:0] = [str(PROJECT / "src")]  # the package, whether or not the project is installed
 
-# `import support` (tests/support.py): it then sorts before the package's imports, whatever the package is called.
-import support  # noqa: E402
-{%- if cookiecutter.use_encryption %}
-from {{ cookiecutter.package_name }}.protect import generate_key  # noqa: E402
-{%- endif %}
+import localredis  # noqa: E402
+import localservice  # noqa: E402
+import nodebullmq  # noqa: E402
 
-NODE_BULLMQ = "5.81.5"  # Node BullMQ release whose Lua scripts match bullmq 3.4.4 for Python
-CACHE = Path(os.environ.get("BENCH_CACHE", Path.home() / ".cache" / "{{ cookiecutter.project_slug }}-bench"))
+PACKAGE = localservice.PACKAGE
+
+# Where Node BullMQ is installed (default: nodebullmq.py's cache directory).
+CACHE = Path(os.environ["BENCH_CACHE"]) if os.environ.get("BENCH_CACHE") else None
 KINDS = ("noop", "sleep")
 CONCURRENCIES = (1, 50)
 
@@ -111,35 +110,17 @@ def _command(variant: str, url: str, queue: str, kind: str, concurrency: int) ->
     if variant == "a":
         return [sys.executable, __file__, "plain-worker", url, queue, kind, str(concurrency)], env
     if variant == "d":
-        env["BULLMQ_MODULE"] = str(_node_bullmq() / "node_modules" / "bullmq")
+        env["BULLMQ_MODULE"] = str(nodebullmq.node_modules(CACHE) / "bullmq")
         return ["node", str(SCRIPTS / "bench_node.cjs"), url, queue, kind, str(concurrency)], env
-    path = [str(PROJECT / "src"), str(SCRIPTS), *filter(None, [env.get("PYTHONPATH")])]
-    env.update(
-        PYTHONPATH=os.pathsep.join(path),
-        REDIS_URL=url,
+    env = localservice.service_env(
+        url,
+        paths=[SCRIPTS],
         QUEUE_NAME=queue,
         WORKER_CONCURRENCY=str(concurrency),
         HANDLER_MODULES=f"{PACKAGE}.jobs,bench_handlers",
-        LOG_LEVEL="INFO",
-        LOG_FORMAT="json",
         WORKER_PROCESSES="auto" if variant == "c" else "1",
     )
-{%- if cookiecutter.use_metrics %}
-    env["HEALTH_PORT"] = str(support.free_port(span=4))  # variants side by side; WORKER_PROCESSES: one port each
-{%- endif %}
-{%- if cookiecutter.use_encryption %}
-    env["ENCRYPTION_KEYS"] = generate_key()  # the service needs keys to start; bench jobs declare no sensitive field
-{%- endif %}
     return [sys.executable, "-m", PACKAGE, "worker"], env
-
-
-def _node_bullmq() -> Path:
-    target = CACHE / f"node-bullmq-{NODE_BULLMQ}"
-    if not (target / "node_modules" / "bullmq").is_dir():
-        print(f"installing Node bullmq@{NODE_BULLMQ} into {target} ...", flush=True)
-        command = ["npm", "install", "--prefix", str(target), f"bullmq@{NODE_BULLMQ}", "--no-audit", "--no-fund"]
-        subprocess.run([*command, "--silent"], check=True, timeout=300)
-    return target
 
 
 def workers_expected(variant: str) -> int:
@@ -196,8 +177,9 @@ async def _time_box(client: aioredis.Redis, queue: Queue, name: str, total: int,
         await queue.addBulk([{"name": name, "data": {}} for _ in range(min(1000, total - start))])
     await queue.resume()
     # The clock starts when the worker takes its first job. An idle plain bullmq
-    # worker may be reconnecting (redis-py's 5 s socket timeout, DESIGN fact 1)
-    # and wake late: that is pick-up latency, tested apart, not throughput.
+    # worker may be reconnecting and wake late: redis-py's default 5 s socket
+    # timeout ends each of bullmq's blocking waits for a job with a reconnect.
+    # That is pick-up latency, tested apart, not throughput.
     wake_deadline = time.monotonic() + 15
     while (remaining := await _remaining(client, queue.name)) == total and time.monotonic() < wake_deadline:
         await _nudge(client, queue.name)
@@ -294,13 +276,12 @@ async def _encrypted_rate(jobs: int, batch: list[dict]) -> Rate | None:
     """The same single enqueues with one field ("note") sealed under a throw-away key."""
 {%- if cookiecutter.use_encryption %}
     from {{ cookiecutter.package_name }}.producer import Producer
-    from {{ cookiecutter.package_name }}.protect import generate_key
     from {{ cookiecutter.package_name }}.settings import Settings
 
     async def sealed(name: str, data: dict) -> str:
         return await producer.enqueue(name, data, sensitive=["note"])
 
-    async with Producer(Settings.from_env({**os.environ, "ENCRYPTION_KEYS": generate_key()})) as producer:
+    async with Producer(Settings.from_env({**os.environ, "ENCRYPTION_KEYS": localservice.SESSION_KEY})) as producer:
         return await _rate(jobs, lambda: _one_by_one(sealed, batch))
 {%- else %}
     print("  encryption: not generated (use_encryption was no); skipped", flush=True)
@@ -337,7 +318,7 @@ async def recovery(workdir: Path, variant: str, mode: Mode, logs: Path) -> list[
     """Seconds from Redis answering again after an outage to a new job being completed."""
     times = []
     for trial, outage in enumerate(mode.outages):
-        server = support.RedisServer(workdir / f"recovery-{variant}-{trial}").start()
+        server = localredis.RedisServer(workdir / f"recovery-{variant}-{trial}").start()
         client = aioredis.Redis(port=server.port, decode_responses=True)
         run = Run(variant, server.url, f"bench-recovery-{variant}-{trial}", "noop", 1, logs)
         try:
@@ -369,16 +350,16 @@ async def bench(mode: Mode) -> None:
     workdir = Path(tempfile.mkdtemp(prefix="bench-"))
     logs = workdir / "logs"
     logs.mkdir()
-    server = support.RedisServer(workdir).start()
+    server = localredis.RedisServer(workdir).start()
     client = aioredis.Redis(port=server.port, decode_responses=True)
-    node = mode.node and shutil.which("node") and shutil.which("npm")
+    node = mode.node and nodebullmq.available()
     variants = ("a", "b", "c", "d") if node else ("a", "b", "c")
     try:
         info = await client.info("server")
         print(
             f"bullmq {bullmq.__version__}, redis-py {redis.__version__}, Redis {info['redis_version']}, "
             f"{os.cpu_count()} CPUs, WORKER_PROCESSES=auto -> {workers_expected('c')}, "
-            + (f"Node bullmq {NODE_BULLMQ}" if node else "Node: skipped (--quick, or no node/npm)")
+            + (f"Node bullmq {nodebullmq.VERSION}" if node else "Node: skipped (--quick, or no node/npm)")
         )
         ratios = "      b/a      c/a" + ("      b/d" if node else "")
         print("\njobs/s (worker CPU ms/job)" + "".join(f"{v:>15}" for v in variants) + ratios)

@@ -39,8 +39,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 PROJECT = Path(__file__).resolve().parent.parent
-# The package and tests/support.py, whether or not the project is installed.
-sys.path[:0] = [str(PROJECT / "src"), str(PROJECT / "tests")]
+# The package, whether or not the project is installed.
+sys.path[:0] = [str(PROJECT / "src")]
 
 from chaos_service import WORKERS, QueueKeys, Workers, redis_server, run_env  # noqa: E402
 from chaos_soak import run_soak  # noqa: E402

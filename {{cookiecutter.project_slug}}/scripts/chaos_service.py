@@ -1,7 +1,8 @@
 """The processes the chaos drill and the soak run: Redis on the generated redis.conf, and the service.
 
-Process management itself lives in tests/support.py (RedisServer,
-ServiceProcess, wait_until); this module only says how the drill uses it.
+Process management itself lives in localredis.py (RedisServer, wait_until)
+and localservice.py (ServiceProcess), shared with the tests; this module only
+says how the drill uses them.
 """
 
 from __future__ import annotations
@@ -12,18 +13,15 @@ import signal
 import subprocess
 from pathlib import Path
 
+import localredis
+import localservice
 import redis
 
-# `import support`, not `from support import ...`: import sorting then puts it
-# before the package's imports whatever the package is called.
-import support
 from {{ cookiecutter.package_name }}.settings import Settings
 
-PROJECT = support.PROJECT
-SCRIPTS = PROJECT / "scripts"
-REDIS_CONF = PROJECT / "redis.conf"
+SCRIPTS = localredis.PROJECT / "scripts"
 # Everything the drill changes in the generated redis.conf, in one place.
-# support.RedisServer already appends --port (a free one), --bind 127.0.0.1
+# localredis.RedisServer already appends --port (a free one), --bind 127.0.0.1
 # and --dir (the drill's own directory); these come after them.
 REDIS_OVERRIDES = (
     # The drill logs in as the default user: ACLs are proven by the config
@@ -39,9 +37,9 @@ REDIS_OVERRIDES = (
 WORKERS = 2
 
 
-def redis_server(workdir: Path, extra: tuple[str, ...] = ()) -> support.RedisServer:
+def redis_server(workdir: Path, extra: tuple[str, ...] = ()) -> localredis.RedisServer:
     """Redis as production runs it (AOF everysec, noeviction, ...), plus REDIS_OVERRIDES and ``extra``."""
-    return support.RedisServer(workdir, config=REDIS_CONF, args=(*REDIS_OVERRIDES, *extra))
+    return localredis.RedisServer(workdir, config=localredis.REDIS_CONF, args=(*REDIS_OVERRIDES, *extra))
 
 
 class Workers:
@@ -50,10 +48,10 @@ class Workers:
     def __init__(self, env: dict[str, str], logfile: Path) -> None:
         self.env = {**env, "WORKER_PROCESSES": str(WORKERS)}
         self.logfile = logfile
-        self.processes: list[support.ServiceProcess] = []
+        self.processes: list[localservice.ServiceProcess] = []
 
     def start(self) -> Workers:
-        self.processes = [support.ServiceProcess(["worker"], self.env, self.logfile)]
+        self.processes = [localservice.ServiceProcess(["worker"], self.env, self.logfile)]
         return self
 
     def started(self) -> int:
@@ -61,17 +59,19 @@ class Workers:
         return self.logfile.read_text(errors="replace").count('"worker started"')
 
     def wait_ready(self, before: int, timeout: float) -> None:
-        support.wait_until(lambda: self.started() >= before + WORKERS, timeout, f"{WORKERS} workers started")
+        localredis.wait_until(lambda: self.started() >= before + WORKERS, timeout, f"{WORKERS} workers started")
 
     def worker_pids(self) -> list[int]:
         return [pid for process in self.processes for pid in children(process.process.pid)]
 
     def kill_one(self, rng: random.Random, timeout: float) -> int:
         """SIGKILL one worker process; returns once a replacement process runs."""
-        pids = support.wait_until(self.worker_pids, timeout, "a live worker process")
+        pids = localredis.wait_until(self.worker_pids, timeout, "a live worker process")
         victim = rng.choice(sorted(pids))
         os.kill(victim, signal.SIGKILL)
-        support.wait_until(lambda: len(set(self.worker_pids()) - {victim}) >= WORKERS, timeout, "a replacement worker")
+        localredis.wait_until(
+            lambda: len(set(self.worker_pids()) - {victim}) >= WORKERS, timeout, "a replacement worker"
+        )
         return victim
 
     def terminate(self, timeout: float) -> list[int]:
@@ -118,11 +118,11 @@ def rss_bytes(pid: int) -> int:
 
 def run_env(redis_url: str, queue: str, **overrides: str) -> dict[str, str]:
     """The service's environment for the drill: its Redis, its queue, and the drill's handlers."""
-    return support.service_env(
+    return localservice.service_env(
         redis_url,
+        paths=[SCRIPTS],
         QUEUE_NAME=queue,
-        PYTHONPATH=os.pathsep.join(str(path) for path in (PROJECT / "src", PROJECT / "tests", SCRIPTS)),
-        HANDLER_MODULES=f"{support.PACKAGE}.jobs,chaos_handlers",
+        HANDLER_MODULES=f"{localservice.PACKAGE}.jobs,chaos_handlers",
         **overrides,
     )
 

@@ -18,10 +18,11 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import localredis
+import localservice
 import redis
 from chaos_service import QueueKeys, redis_server, rss_bytes, run_env
 
-import support
 from {{ cookiecutter.package_name }}.producer import Producer
 from {{ cookiecutter.package_name }}.settings import Settings
 
@@ -107,7 +108,7 @@ def run_soak(jobs: int, every: float, workdir: Path) -> bool:
     )
     settings = Settings.from_env(env)
     client, keys = server.client(), QueueKeys(settings)
-    worker = support.ServiceProcess(["worker"], env, workdir / "worker.log")
+    worker = localservice.ServiceProcess(["worker"], env, workdir / "worker.log")
     feed = Feed(settings, client, keys)
     try:
         worker.wait_for_log("worker started", timeout=30)
@@ -127,7 +128,7 @@ def run_soak(jobs: int, every: float, workdir: Path) -> bool:
 
 
 def drained_checkpoint(pid: int, client: redis.Redis, keys: QueueKeys, jobs: int) -> Checkpoint:
-    support.wait_until(lambda: keys.unfinished(client) == 0, 600, "the soak queue to drain", interval=0.2)
+    localredis.wait_until(lambda: keys.unfinished(client) == 0, 600, "the soak queue to drain", interval=0.2)
     return checkpoint(pid, client, keys, jobs)
 
 

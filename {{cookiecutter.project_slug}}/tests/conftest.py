@@ -1,3 +1,5 @@
+"""Fixtures only; helpers live in harness.py."""
+
 from __future__ import annotations
 
 import os
@@ -6,9 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from support import RedisServer, ServiceProcess, service_env
+from harness import RedisServer, ServiceProcess, service_env
 
-QUEUE = "tests"
 # One switch for the whole suite: REDIS_TEST_USER=service (`make test-acl`)
 # starts every `redis_server` on redis.conf + users.acl, and workers log in as
 # the restricted service user. The test's own `redis_server.client()` is admin.
@@ -33,11 +34,10 @@ def secured_redis(tmp_path: Path) -> Iterator[RedisServer]:
 
 @pytest.fixture
 def start_service(tmp_path: Path) -> Iterator[Callable[..., ServiceProcess]]:
-    """Start ``python -m <package> ARGS`` against a Redis URL; stopped after the test."""
+    """Start ``python -m <package> ARGS`` (default: worker) against a Redis URL; stopped after the test."""
     started: list[ServiceProcess] = []
 
     def start(redis_url: str, *args: str, **env: str) -> ServiceProcess:
-        env.setdefault("QUEUE_NAME", QUEUE)
         logfile = tmp_path / f"service-{len(started)}.log"
         process = ServiceProcess(list(args) or ["worker"], service_env(redis_url, **env), logfile)
         started.append(process)

@@ -7,6 +7,7 @@ import logging
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import quote
 
 import pytest
 import redis
@@ -14,8 +15,7 @@ import redis.asyncio
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialBackoff, NoBackoff
 
-import clients
-import support
+import harness
 from {{ cookiecutter.package_name }}.connections import (
     BULLMQ_MAX_BLOCK,
     FOREVER,
@@ -27,14 +27,14 @@ from {{ cookiecutter.package_name }}.settings import SERVICE_NAME, Settings, Set
 from {{ cookiecutter.package_name }}.worker import build_worker
 
 USER, PASSWORD = "svc-tests", "placeholder-not-a-secret"
-SETTINGS = Settings({% if cookiecutter.use_encryption %}encryption_keys=support.SESSION_KEY{% endif %})
+SETTINGS = Settings({% if cookiecutter.use_encryption %}encryption_keys=harness.SESSION_KEY{% endif %})
 
 
 def warnings_of(caplog: pytest.LogCaptureFixture) -> list[str]:
     return [record.getMessage() for record in caplog.records if record.levelno == logging.WARNING]
 
 
-# The rules, on real (unconnected) clients.
+# The rules, on real (unconnected) harness.
 
 
 def test_worker_backoff_is_the_guides_retry_strategy():
@@ -87,10 +87,10 @@ def test_clients_built_elsewhere_are_vetted(caplog):
     assert any("socket_timeout=5s is not above bullmq's 10s blocking wait" in text for text in warnings_of(caplog))
     caplog.clear()
     endless = Retry(NoBackoff(), FOREVER)
-    clients.Producer(SETTINGS, connection=redis.asyncio.Redis(decode_responses=True, retry=endless, socket_timeout=1))
+    harness.Producer(SETTINGS, connection=redis.asyncio.Redis(decode_responses=True, retry=endless, socket_timeout=1))
     assert any("producer connection retries for ever" in text for text in warnings_of(caplog))
     with pytest.raises(ValueError, match="decode_responses=True"):
-        clients.Producer(SETTINGS, connection=redis.asyncio.Redis())
+        harness.Producer(SETTINGS, connection=redis.asyncio.Redis())
 
 
 @pytest.mark.parametrize(
@@ -109,7 +109,7 @@ def test_contradicting_connection_settings_are_refused(env, message):
 # Against real servers.
 
 
-def observer(server: support.RedisServer) -> redis.Redis:
+def observer(server: harness.RedisServer) -> redis.Redis:
     """The test's one client; the server's other connections (the harness's) are closed first."""
     client = server.client()
     client.client_kill_filter(_type="normal", skipme=True)
@@ -128,7 +128,7 @@ def service_clients(client: redis.Redis) -> list[dict]:
         entries = [entry for entry in client.client_list() if int(entry["id"]) != own]
         return None if any(entry["cmd"] in ("NULL", "hello", "auth") for entry in entries) else entries
 
-    return support.wait_until(settled, 5, "every connection past its handshake")
+    return harness.wait_until(settled, 5, "every connection past its handshake")
 
 
 def assert_named_by_service_and_role(entries: list[dict]) -> None:
@@ -145,7 +145,7 @@ def test_connections_are_named_by_service_and_role(redis_server, start_service):
     worker.wait_for_log("worker started")
 
     async def add_and_look() -> list[dict]:
-        async with clients.Producer(clients.settings_for(redis_server.url)) as producer:
+        async with harness.Producer(harness.settings_for(redis_server.url)) as producer:
             await producer.enqueue("echo", {})
             return service_clients(client)
 
@@ -156,19 +156,19 @@ def test_connections_are_named_by_service_and_role(redis_server, start_service):
 
 
 @pytest.fixture
-def acl_redis(tmp_path: Path) -> Iterator[support.RedisServer]:
+def acl_redis(tmp_path: Path) -> Iterator[harness.RedisServer]:
     user = ("--user", USER, "on", f">{PASSWORD}", "~*", "&*", "+@all")
-    server = support.RedisServer(tmp_path / "acl-redis", args=user).start()
+    server = harness.RedisServer(tmp_path / "acl-redis", args=user).start()
     yield server
     server.stop()
 
 
-def run_worker_as(server: support.RedisServer, start_service, **env: str) -> None:
+def run_worker_as(server: harness.RedisServer, start_service, **env: str) -> None:
     client = observer(server)
     worker = start_service(env.pop("REDIS_URL", server.url), **env)
     worker.wait_for_log("worker started")
     url = f"redis://{USER}:{PASSWORD}@127.0.0.1:{server.port}/0"
-    clients.wait_completed(client, clients.enqueue(url), 10)
+    harness.wait_completed(client, harness.enqueue(url), 10)
     entries = service_clients(client)
     assert_named_by_service_and_role(entries)
     assert {entry["user"] for entry in entries} == {USER}
@@ -184,9 +184,21 @@ def test_acl_credentials_from_variables_and_secret_files(acl_redis, start_servic
     run_worker_as(acl_redis, start_service, REDIS_USERNAME=USER, REDIS_PASSWORD_FILE=str(secret))
 
 
+def test_a_password_with_url_delimiters_works_percent_encoded(tmp_path):
+    """REDIS_URL's password is percent-decoded (redis-py's from_url), as the settings' refusal message says."""
+    password = "pa/ss#wo?rd%-placeholder"  # noqa: S105  (a test placeholder)
+    user = ("--user", USER, "on", f">{password}", "~*", "&*", "+@all")
+    server = harness.RedisServer(tmp_path / "delimiters-redis", args=user).start()
+    try:
+        job_id = harness.enqueue(f"redis://{USER}:{quote(password, safe='')}@127.0.0.1:{server.port}/0")
+        assert harness.job_hash(server.client(), job_id)["name"] == "echo"
+    finally:
+        server.stop()
+
+
 def test_wrong_credentials_fail_with_the_servers_reason(acl_redis):
-    with pytest.raises(clients.EnqueueError, match="invalid username-password pair"):
-        clients.enqueue(acl_redis.url, REDIS_USERNAME=USER, REDIS_PASSWORD="wrong")  # noqa: S106  (not a secret)
+    with pytest.raises(harness.EnqueueError, match="invalid username-password pair"):
+        harness.enqueue(acl_redis.url, REDIS_USERNAME=USER, REDIS_PASSWORD="wrong")  # noqa: S106  (not a secret)
 
 
 def write_self_signed_certificate(directory: Path) -> tuple[Path, Path]:
@@ -200,13 +212,13 @@ def write_self_signed_certificate(directory: Path) -> tuple[Path, Path]:
 
 
 @pytest.fixture
-def tls_redis(tmp_path: Path) -> Iterator[tuple[support.RedisServer, str, Path]]:
+def tls_redis(tmp_path: Path) -> Iterator[tuple[harness.RedisServer, str, Path]]:
     """A server with a TLS port (for the service) and a plain one (for the test's own checks)."""
     cert, key = write_self_signed_certificate(tmp_path)
-    tls_port = support.free_port()
+    tls_port = harness.free_port()
     tls = ("--tls-port", str(tls_port), "--tls-cert-file", str(cert), "--tls-key-file", str(key))
     tls += ("--tls-ca-cert-file", str(cert), "--tls-auth-clients", "no")
-    server = support.RedisServer(tmp_path / "tls-redis", args=tls).start()
+    server = harness.RedisServer(tmp_path / "tls-redis", args=tls).start()
     yield server, f"rediss://127.0.0.1:{tls_port}/0", cert
     server.stop()
 
@@ -216,7 +228,7 @@ def test_tls_with_a_private_ca(tls_redis, start_service):
     client = observer(server)
     worker = start_service(url, REDIS_TLS_CA_FILE=str(ca))
     worker.wait_for_log("worker started")
-    clients.wait_completed(client, clients.enqueue(url, REDIS_TLS_CA_FILE=str(ca)), 10)
+    harness.wait_completed(client, harness.enqueue(url, REDIS_TLS_CA_FILE=str(ca)), 10)
     tls_port = url.rsplit(":", 1)[1].split("/")[0]
     over_tls = [entry for entry in service_clients(client) if entry["laddr"].endswith(f":{tls_port}")]
     assert any(f":w:{SERVICE_NAME}:" in entry["name"] for entry in over_tls)
@@ -224,5 +236,5 @@ def test_tls_with_a_private_ca(tls_redis, start_service):
 
 def test_tls_refuses_a_server_it_cannot_verify(tls_redis):
     _server, url, _ca = tls_redis
-    with pytest.raises(clients.EnqueueError, match="CERTIFICATE_VERIFY_FAILED"):
-        clients.enqueue(url)
+    with pytest.raises(harness.EnqueueError, match="CERTIFICATE_VERIFY_FAILED"):
+        harness.enqueue(url)

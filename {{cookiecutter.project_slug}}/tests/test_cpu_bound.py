@@ -2,12 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
-
-from bullmq import Queue
-
-from conftest import QUEUE
-from support import wait_until
+from harness import QUEUE, add_jobs, wait_until
 
 # A lock shorter than the job: only a loop that keeps renewing it keeps the job.
 FAST_LOCKS = {"LOCK_DURATION_MS": "1000", "STALLED_INTERVAL_MS": "1000"}
@@ -23,15 +18,8 @@ def start_two_workers(redis_server, start_service):
 
 
 def add_spin_job(redis_server, name: str, record) -> str:
-    async def add() -> str:
-        queue = Queue(QUEUE, {"connection": redis_server.url})
-        try:
-            job = await queue.add(name, {"seconds": SECONDS, "record": str(record)}, {"attempts": 3})
-            return str(job.id)
-        finally:
-            await queue.close()
-
-    return asyncio.run(add())
+    [job_id] = add_jobs(redis_server.url, [(name, {"seconds": SECONDS, "record": str(record)}, {"attempts": 3})])
+    return job_id
 
 
 def finished(r, job_id: str) -> str | None:

@@ -7,25 +7,10 @@ complete.
 
 from __future__ import annotations
 
-from conftest import QUEUE
-from support import PACKAGE, add_jobs, find_record, wait_until
+from harness import PACKAGE, QUEUE, add_jobs, find_record, job_hash, wait_completed, wait_failed, wait_until
 
-COMPLETED, FAILED = f"bull:{QUEUE}:completed", f"bull:{QUEUE}:failed"
 DELAYED = f"bull:{QUEUE}:delayed"
 ONCE = {"attempts": 1}
-
-
-def job_hash(r, job_id: str) -> dict:
-    return r.hgetall(f"bull:{QUEUE}:{job_id}")
-
-
-def wait_completed(r, job_id: str, what: str = "a later job completed") -> None:
-    wait_until(lambda: r.zscore(COMPLETED, job_id) is not None, 15, what)
-
-
-def wait_failed(r, job_id: str) -> dict:
-    wait_until(lambda: r.zscore(FAILED, job_id) is not None, 15, f"job {job_id} failed")
-    return job_hash(r, job_id)
 
 
 def test_raising_listeners_do_not_stop_the_worker(redis_server, start_service):
@@ -36,13 +21,13 @@ def test_raising_listeners_do_not_stop_the_worker(redis_server, start_service):
     r = redis_server.client()
     # test-lose-lock makes bullmq emit "error" (it cannot finish a job whose lock is gone).
     first, failing, lost = add_jobs(
-        redis_server.url, QUEUE, [("echo", {}, {}), ("test-fail", {}, ONCE), ("test-lose-lock", {}, {})]
+        redis_server.url, [("echo", {}, {}), ("test-fail", {}, ONCE), ("test-lose-lock", {}, {})]
     )
-    wait_completed(r, first, "a job whose active and completed listeners raise")
+    wait_completed(r, first, what="a job whose active and completed listeners raise")
     wait_failed(r, failing)
     wait_until(lambda: find_record(worker, event="worker_error", job_id=lost), 15, "the error event")
 
-    [later] = add_jobs(redis_server.url, QUEUE, [("echo", {"after": "listener errors"}, {})])
+    [later] = add_jobs(redis_server.url, [("echo", {"after": "listener errors"}, {})])
     wait_completed(r, later)
     for name in ("on_active", "on_completed", "on_failed", "on_error"):
         worker.wait_for_log(f"event listener {name} raised; ignored", timeout=5)
@@ -55,7 +40,6 @@ def test_failing_handlers_fail_only_their_job(redis_server, start_service):
     r = redis_server.client()
     failing, unrecoverable, cancelled = add_jobs(
         redis_server.url,
-        QUEUE,
         [
             ("test-fail", {}, ONCE),
             ("test-unrecoverable", {}, {"attempts": 5, "backoff": 1000}),
@@ -68,14 +52,14 @@ def test_failing_handlers_fail_only_their_job(redis_server, start_service):
     assert "must not be retried" in job["failedReason"]
     assert "raised CancelledError without being cancelled" in wait_failed(r, cancelled)["failedReason"]
 
-    [later] = add_jobs(redis_server.url, QUEUE, [("echo", {}, {})])
+    [later] = add_jobs(redis_server.url, [("echo", {}, {})])
     wait_completed(r, later)
     assert worker.process.poll() is None
 
 
 def test_an_unreadable_job_fails_with_its_reason_and_the_worker_goes_on(redis_server, start_service):
     r = redis_server.client()
-    [broken] = add_jobs(redis_server.url, QUEUE, [("echo", {}, {"attempts": 3})])
+    [broken] = add_jobs(redis_server.url, [("echo", {}, {"attempts": 3})])
     # A buggy producer writing the job hash by hand.
     r.hset(f"bull:{QUEUE}:{broken}", "data", "{not json")
 
@@ -83,7 +67,7 @@ def test_an_unreadable_job_fails_with_its_reason_and_the_worker_goes_on(redis_se
     job = wait_failed(r, broken)
     assert "field 'data' is not valid job JSON" in job["failedReason"]
     assert job["atm"] == "1", "an unreadable job must not be retried"
-    [later] = add_jobs(redis_server.url, QUEUE, [("echo", {}, {})])
+    [later] = add_jobs(redis_server.url, [("echo", {}, {})])
     wait_completed(r, later)
     assert find_record(worker, event="job_unreadable", job_id=broken)
 
@@ -92,7 +76,7 @@ def test_the_watchdog_exits_when_the_worker_loop_ends(redis_server, start_servic
     # test-break-worker-loop raises a BaseException, which ends bullmq's run() loop.
     worker = start_service(redis_server.url)
     worker.wait_for_log("worker started")
-    add_jobs(redis_server.url, QUEUE, [("test-break-worker-loop", {}, {})])
+    add_jobs(redis_server.url, [("test-break-worker-loop", {}, {})])
     assert worker.wait(15) == 1
     record = find_record(worker, event="worker_loop_ended")
     assert record, worker.log
@@ -104,9 +88,9 @@ def test_retry_backoff_is_exponential_with_jitter(redis_server, start_service):
     worker.wait_for_log("worker started")
     r = redis_server.client()
     exponential = {"attempts": 2, "backoff": {"type": "exponential", "delay": 60_000}}
-    jittered = add_jobs(redis_server.url, QUEUE, [("test-fail", {}, exponential)] * 12)
+    jittered = add_jobs(redis_server.url, [("test-fail", {}, exponential)] * 12)
     no_jitter = {"attempts": 2, "backoff": {"type": "exponential", "delay": 60_000, "jitter": 0}}
-    [exact] = add_jobs(redis_server.url, QUEUE, [("test-fail", {}, no_jitter)])
+    [exact] = add_jobs(redis_server.url, [("test-fail", {}, no_jitter)])
 
     wait_until(lambda: r.zcard(DELAYED) == 13, 15, "13 jobs waiting for their retry")
     delays = [int(job_hash(r, job_id)["delay"]) for job_id in jittered]

@@ -8,14 +8,13 @@ from __future__ import annotations
 
 import signal
 
-from conftest import QUEUE
-from support import PACKAGE, add_jobs, find_record, wait_until
+from harness import PACKAGE, QUEUE, add_jobs, find_record, wait_until
 
 
 def test_errors_in_background_tasks_and_threads_are_logged_and_the_worker_goes_on(redis_server, start_service):
     worker = start_service(redis_server.url)
     worker.wait_for_log("worker started")
-    add_jobs(redis_server.url, QUEUE, [("test-background-crash", {}, {}), ("test-thread-crash", {}, {})])
+    add_jobs(redis_server.url, [("test-background-crash", {}, {}), ("test-thread-crash", {}, {})])
 
     task_error = wait_until(lambda: find_record(worker, event="unhandled_async_error"), 15, "background task error")
     assert "background task crashed on purpose" in task_error["traceback"]
@@ -23,7 +22,7 @@ def test_errors_in_background_tasks_and_threads_are_logged_and_the_worker_goes_o
     assert "thread crashed on purpose" in thread_error["traceback"]
 
     r = redis_server.client()
-    [later] = add_jobs(redis_server.url, QUEUE, [("echo", {}, {})])
+    [later] = add_jobs(redis_server.url, [("echo", {}, {})])
     wait_until(lambda: r.zscore(f"bull:{QUEUE}:completed", later) is not None, 15, "a later job completed")
     assert worker.process.poll() is None
 
@@ -47,7 +46,7 @@ def test_faulthandler_dumps_stacks_on_sigusr1_and_on_a_crash(redis_server, start
     worker.wait_for_log("most recent call first")
 
     r = redis_server.client()
-    [job_id] = add_jobs(redis_server.url, QUEUE, [("echo", {}, {})])
+    [job_id] = add_jobs(redis_server.url, [("echo", {}, {})])
     wait_until(lambda: r.zscore(f"bull:{QUEUE}:completed", job_id) is not None, 15, "a job after the stack dump")
 
     worker.signal(signal.SIGABRT)  # what a crash in C code (hiredis, uvloop) looks like

@@ -1,24 +1,18 @@
 """A Node BullMQ producer and this Python worker share a queue: same Lua scripts, same key layout.
 
-Needs ``node`` and ``npm`` (CI installs them); the test installs npm
-``bullmq@5`` once into a cache directory outside the project.
+Needs ``node`` and ``npm`` (CI installs them); scripts/nodebullmq.py installs
+npm bullmq once into a cache directory outside the project.
 """
 
 from __future__ import annotations
 
-import fcntl
 import json
 import os
-import shutil
 import subprocess
-from pathlib import Path
 
-import pytest
+import nodebullmq
 
-from clients import QUEUE
-
-NODE_BULLMQ = "bullmq@5.81.5"  # a release whose Lua scripts match bullmq 3.4.4 for Python
-INSTALL_HINT = "install Node.js 18+ with npm (Debian/Ubuntu: apt-get install nodejs npm; macOS: brew install node)"
+from harness import QUEUE
 
 # Adds a job from Node, polls until the Python worker finished it, prints what Node reads back.
 # Polling Job.fromId, not QueueEvents: a QueueEvents reader starts at the stream's end and can
@@ -50,24 +44,8 @@ const connection = {
 """
 
 
-def node_bullmq() -> Path:
-    """``node_modules`` holding npm bullmq, installed once per machine (locked against parallel runs)."""
-    if not shutil.which("node") or not shutil.which("npm"):
-        pytest.fail(f"node and npm are needed for the interoperability test: {INSTALL_HINT}")
-    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "bullmq-interop-tests"
-    cache.mkdir(parents=True, exist_ok=True)
-    with open(cache / ".lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        if not (cache / "node_modules" / "bullmq" / "package.json").exists():
-            install = ["npm", "install", "--no-audit", "--no-fund", "--prefix", str(cache), NODE_BULLMQ]
-            done = subprocess.run(install, capture_output=True, text=True, timeout=300, check=False)
-            if done.returncode != 0:
-                pytest.fail(f"{' '.join(install)} failed (is the npm registry reachable?):\n{done.stderr[-2000:]}")
-    return cache / "node_modules"
-
-
 def test_jobs_from_a_node_producer_are_processed_and_their_result_read_from_node(redis_server, start_service, tmp_path):
-    modules = node_bullmq()
+    modules = nodebullmq.node_modules()
     worker = start_service(redis_server.url)
     worker.wait_for_log("worker started")
     script = tmp_path / "producer.js"

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import json
 
-from conftest import QUEUE
-from queue_tools import add_jobs
-from support import wait_until
+from harness import QUEUE, add_jobs, wait_until
 
 
 def json_lines(text: str) -> list[dict]:

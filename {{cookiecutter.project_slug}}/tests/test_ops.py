@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import io
 import json
 import signal
 
 import pytest
 
-from conftest import QUEUE
-from queue_tools import add_jobs, cli, cli_on_terminal, main
-from support import RedisServer, wait_until
+from harness import QUEUE, RedisServer, add_jobs, cli, cli_main, cli_on_terminal, wait_until
+
+# isort: split
+from {{ cookiecutter.package_name }}.ops import Progress
 
 COMMANDS = ("stats", "retry-failed", "clean", "pause", "resume", "drain")
 # Keep every failed job for inspection, whatever the template's retention answer was.
@@ -115,7 +117,7 @@ def test_drain_removes_waiting_jobs_only_after_confirmation(redis_server):
 @pytest.mark.parametrize("command", COMMANDS)
 def test_every_command_has_help(command, capsys):
     with pytest.raises(SystemExit) as exit_info:
-        main([command, "--help"])
+        cli_main([command, "--help"])
     assert exit_info.value.code == 0
     assert f"usage: {{ cookiecutter.project_slug }} {command}" in capsys.readouterr().out
 
@@ -132,7 +134,7 @@ def test_every_command_has_help(command, capsys):
 )
 def test_bad_arguments_exit_2_with_the_reason(args, message, capsys):
     with pytest.raises(SystemExit) as exit_info:
-        main(args)
+        cli_main(args)
     assert exit_info.value.code == 2
     assert message in capsys.readouterr().err
 
@@ -145,3 +147,19 @@ def test_unreachable_redis_is_a_clear_error(args, tmp_path):
     result = cli(nowhere, *args)
     assert result.returncode == 1
     assert f"error: cannot reach redis at {nowhere}" in result.stderr
+
+
+def test_progress_is_a_bar_on_a_terminal_and_plain_lines_otherwise():
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    terminal, plain = Terminal(), io.StringIO()
+    for stream in (terminal, plain):
+        progress = Progress("checked", 400, stream)
+        for _ in range(2):
+            progress.advance(200)
+        progress.done()
+    assert terminal.getvalue().startswith("\r[###############---------------] 200/400 checked")
+    assert terminal.getvalue().endswith("\r[##############################] 400/400 checked\n")
+    assert plain.getvalue() == "checked 200 of 400\nchecked 400 of 400: done\n"

@@ -1,4 +1,8 @@
-"""Preflight against real servers: an evicting Redis is refused, AOF off is only a warning (DESIGN fact 6)."""
+"""Preflight against real servers: an evicting Redis is refused, AOF off is only a warning.
+
+bullmq 3.4.4 for Python never runs its eviction-policy warning or version check
+when a Worker or Queue starts, so the service's preflight must.
+"""
 
 from __future__ import annotations
 
@@ -7,8 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from clients import enqueue, run_cli, wait_completed
-from support import PROJECT, RedisServer, events
+from harness import PROJECT, RedisServer, cli, enqueue, events, wait_completed
 
 EXIT_UNFIT = 78  # EX_CONFIG from sysexits.h: supervisors should not restart in a loop
 
@@ -45,7 +48,7 @@ def test_allow_eviction_policy_runs_anyway_with_a_warning(evicting_redis, start_
 
 
 def test_preflight_command_exits_non_zero_on_an_evicting_redis(evicting_redis):
-    result = run_cli(evicting_redis.url, "preflight")
+    result = cli(evicting_redis.url, "preflight")
     assert result.returncode == EXIT_UNFIT, result.stdout + result.stderr
     assert "maxmemory-policy: is 'allkeys-lru'" in result.stdout
     assert "redis is NOT fit for bullmq" in result.stdout
@@ -54,7 +57,7 @@ def test_preflight_command_exits_non_zero_on_an_evicting_redis(evicting_redis):
 def test_preflight_command_passes_with_a_warning_when_aof_is_off(tmp_path):
     server = RedisServer(tmp_path / "no-aof-redis").start()  # no config file: AOF off
     try:
-        result = run_cli(server.url, "preflight")
+        result = cli(server.url, "preflight")
     finally:
         server.stop()
     assert result.returncode == 0, result.stdout + result.stderr
@@ -66,7 +69,7 @@ def test_preflight_command_passes_with_a_warning_when_aof_is_off(tmp_path):
 def test_preflight_command_is_silent_on_the_projects_redis_conf(tmp_path):
     server = RedisServer(tmp_path / "conf-redis", config=PROJECT / "redis.conf").start()
     try:
-        result = run_cli(server.url, "preflight")
+        result = cli(server.url, "preflight")
     finally:
         server.stop()
     assert result.returncode == 0, result.stdout + result.stderr

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import re
 import subprocess
 import sys
@@ -10,8 +9,7 @@ import sys
 import pytest
 import redis
 
-from conftest import QUEUE
-from support import PACKAGE, PROJECT, SERVICE_USER, service_env, wait_until
+from harness import PROJECT, QUEUE, SERVICE_USER, enqueue, wait_until
 
 # What redis.conf promises, as CONFIG GET reports it.
 EXPECTED = {
@@ -105,16 +103,3 @@ def test_rendered_acl_holds_hashes_not_passwords(secured_redis):
     assert secured_redis.users.admin_password not in text
     assert not re.search(r"@[A-Z0-9_]+@", text), "a placeholder was left unfilled"
     assert f"user {SERVICE_USER} on" in text
-
-
-def enqueue(redis_url: str, name: str, data: dict, **env: str) -> str:
-    result = subprocess.run(
-        [sys.executable, "-m", PACKAGE, "enqueue", name, json.dumps(data)],
-        env=service_env(redis_url, QUEUE_NAME=QUEUE, **env),
-        cwd=PROJECT,
-        capture_output=True,
-        text=True,
-        timeout=30,
-        check=True,
-    )
-    return result.stdout.strip()

@@ -2,16 +2,9 @@
 
 from __future__ import annotations
 
-import asyncio
-import importlib
 import time
 
-from conftest import QUEUE
-from support import PACKAGE, RedisServer, service_env, wait_until
-
-# Imported by name so the import block sorts the same for every package name.
-Producer = importlib.import_module(f"{PACKAGE}.producer").Producer
-Settings = importlib.import_module(f"{PACKAGE}.settings").Settings
+from harness import QUEUE, RedisServer, enqueue, wait_until
 
 JOBS = 50
 # appendfsync everysec promises at most one second of writes lost; wait past
@@ -19,17 +12,15 @@ JOBS = 50
 FSYNC_BOUND = 1.5
 
 
-async def add_jobs(redis_url: str) -> list[str]:
-    # service_env keeps completed jobs whatever the template's retention answers were.
-    settings = Settings.from_env(service_env(redis_url, QUEUE_NAME=QUEUE))
-    async with Producer(settings) as producer:
-        return [await producer.enqueue("echo", {"n": n}) for n in range(JOBS)]
+def add_jobs(redis_url: str) -> list[str]:
+    """One at a time: each id is returned once Redis acknowledged its job."""
+    return [enqueue(redis_url, "echo", {"n": n}) for n in range(JOBS)]
 
 
 def test_acknowledged_jobs_survive_kill_9_and_are_processed(tmp_path, start_service):
     server = RedisServer.secured(tmp_path / "redis").start()
     try:
-        acknowledged = asyncio.run(add_jobs(server.url))
+        acknowledged = add_jobs(server.url)
         assert len(set(acknowledged)) == JOBS
         time.sleep(FSYNC_BOUND)
         server.kill()  # SIGKILL: no shutdown save, the AOF is all there is

@@ -20,12 +20,11 @@ import redis
 from redis.asyncio.cluster import RedisCluster
 from redis.asyncio.sentinel import Sentinel
 
-from support import PACKAGE, {% if cookiecutter.use_encryption %}SESSION_KEY, {% endif %}free_port, redis_server_binary, wait_until
+from harness import PACKAGE, {% if cookiecutter.use_encryption %}SESSION_KEY, {% endif %}Producer, RedisServer, Settings, free_port, wait_until
 
 # Imported by name so the import block sorts the same for every package name.
-Producer = importlib.import_module(f"{PACKAGE}.producer").Producer
-Settings = importlib.import_module(f"{PACKAGE}.settings").Settings
 build_worker = importlib.import_module(f"{PACKAGE}.worker").build_worker
+load_team_modules = importlib.import_module(f"{PACKAGE}.lifecycle").load_team_modules
 
 QUEUE = "topology"
 CLUSTER_BUS_OFFSET = 10_000  # Redis Cluster's bus listens on port + 10000
@@ -45,22 +44,6 @@ def cluster_port() -> int:
         return port
 
 
-def start(workdir: Path, port: int, *args: str) -> subprocess.Popen:
-    workdir.mkdir(parents=True, exist_ok=True)
-    log = open(workdir / "redis.log", "ab")  # noqa: SIM115  (closed by the process)
-    command = [redis_server_binary(), *args, "--port", str(port), "--bind", "127.0.0.1", "--dir", str(workdir)]
-    process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
-    wait_until(lambda: _answers(port), 10, f"redis on port {port}")
-    return process
-
-
-def _answers(port: int) -> bool:
-    try:
-        return redis.Redis(port=port, socket_timeout=2).ping()
-    except redis.RedisError:
-        return False
-
-
 @pytest.fixture
 def redis_cluster(tmp_path: Path) -> Iterator[int]:
     """Three masters, no replicas, all 16384 slots assigned; yields one node's port."""
@@ -68,8 +51,8 @@ def redis_cluster(tmp_path: Path) -> Iterator[int]:
     nodes = []
     try:
         for port in ports:
-            flags = ("--cluster-enabled", "yes", "--save", "", "--appendonly", "no")
-            nodes.append(start(tmp_path / f"node-{port}", port, *flags))
+            node = RedisServer(tmp_path / f"node-{port}", port=port, args=("--cluster-enabled", "yes"))
+            nodes.append(node.start())
         create = ["redis-cli", "--cluster", "create", *(f"127.0.0.1:{port}" for port in ports), "--cluster-yes"]
         subprocess.run(create, check=True, capture_output=True, timeout=60)
         wait_until(lambda: all(_cluster_ok(port) for port in ports), 30, "cluster_state:ok on every node")
@@ -77,7 +60,6 @@ def redis_cluster(tmp_path: Path) -> Iterator[int]:
     finally:
         for node in nodes:
             node.kill()
-            node.wait(10)
 
 
 def _cluster_ok(port: int) -> bool:
@@ -88,23 +70,23 @@ def _cluster_ok(port: int) -> bool:
 @pytest.fixture
 def sentinel(tmp_path: Path) -> Iterator[int]:
     """A master and one Sentinel watching it as 'primary'; yields the Sentinel's port."""
-    master_port, sentinel_port = free_port(), free_port()
+    master = RedisServer(tmp_path / "master")
     config = tmp_path / "sentinel" / "sentinel.conf"
     config.parent.mkdir(parents=True)
-    config.write_text(f"sentinel monitor primary 127.0.0.1 {master_port} 1\n")
-    processes = []
+    config.write_text(f"sentinel monitor primary 127.0.0.1 {master.port} 1\n")
+    watcher = RedisServer(config.parent, config=config, args=("--sentinel",))
     try:
-        processes.append(start(tmp_path / "master", master_port, "--save", "", "--appendonly", "no"))
-        processes.append(start(tmp_path / "sentinel", sentinel_port, str(config), "--sentinel"))
-        yield sentinel_port
+        master.start()
+        watcher.start()
+        yield watcher.port
     finally:
-        for process in processes:
-            process.kill()
-            process.wait(10)
+        watcher.kill()
+        master.kill()
 
 
 async def add_and_process(settings: Settings, producer_client, worker_client) -> dict:
     """Enqueue one job with the service's Producer; the service's Worker completes it."""
+    load_team_modules(settings)  # as a worker process does at start: the "echo" handler
     async with Producer(settings, connection=producer_client) as producer:
         job_id = await producer.enqueue("echo", {"topology": True})
     worker = build_worker(settings, connection=worker_client)

@@ -7,12 +7,7 @@ worker-level defaults. Both must stay bounded, or Redis fills up.
 
 from __future__ import annotations
 
-import asyncio
-
-import {{ cookiecutter.package_name }}.producer as service_producer
-import {{ cookiecutter.package_name }}.settings as service_settings
-from conftest import QUEUE
-from support import ServiceProcess, add_jobs, log_records, wait_until
+from harness import QUEUE, ServiceProcess, add_jobs, enqueue, log_records, wait_until
 
 KEEP = {"KEEP_COMPLETED_COUNT": "5", "KEEP_COMPLETED_AGE": "3600", "KEEP_FAILED_COUNT": "3"}
 EACH = 30
@@ -33,16 +28,9 @@ def assert_within_bounds(r) -> None:
 
 
 def enqueue_with_the_service_producer(redis_url: str) -> None:
-    env = {"REDIS_URL": redis_url, "QUEUE_NAME": QUEUE, "JOB_ATTEMPTS": "1", **KEEP}
-    settings = service_settings.Settings.from_env(env)
-
-    async def enqueue() -> None:
-        async with service_producer.Producer(settings) as producer:
-            for i in range(EACH):
-                await producer.enqueue("echo", {"i": i})
-                await producer.enqueue("test-fail", {"i": i})
-
-    asyncio.run(enqueue())
+    for i in range(EACH):
+        for name in ("echo", "test-fail"):
+            enqueue(redis_url, name, {"i": i}, JOB_ATTEMPTS="1", **KEEP)
 
 
 def test_finished_jobs_stay_within_the_configured_bounds(redis_server, start_service):
@@ -55,6 +43,6 @@ def test_finished_jobs_stay_within_the_configured_bounds(redis_server, start_ser
     assert_within_bounds(r)
 
     # No options at all: only the worker-level removeOnComplete/removeOnFail apply.
-    add_jobs(redis_server.url, QUEUE, [("echo", {}, {}), ("test-fail", {}, {})] * EACH)
+    add_jobs(redis_server.url, [("echo", {}, {}), ("test-fail", {}, {})] * EACH)
     wait_until(lambda: finished(worker) == (2 * EACH, 2 * EACH), 60, "the option-less jobs finished")
     assert_within_bounds(r)

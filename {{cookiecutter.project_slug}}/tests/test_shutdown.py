@@ -10,8 +10,7 @@ from __future__ import annotations
 import signal
 import time
 
-from conftest import QUEUE
-from support import add_jobs, find_record, wait_until
+from harness import QUEUE, add_jobs, find_record, wait_until
 
 ACTIVE, WAIT = f"bull:{QUEUE}:active", f"bull:{QUEUE}:wait"
 COMPLETED = f"bull:{QUEUE}:completed"
@@ -27,12 +26,12 @@ def test_sigterm_lets_the_job_in_flight_finish_and_exits_0(redis_server, start_s
     worker = start_service(redis_server.url, SHUTDOWN_TIMEOUT="20")
     worker.wait_for_log("worker started")
     r = redis_server.client()
-    [job_id] = add_jobs(redis_server.url, QUEUE, [("sleep", {"seconds": 1.5}, {})])
+    [job_id] = add_jobs(redis_server.url, [("sleep", {"seconds": 1.5}, {})])
     wait_active(r, job_id)
 
     worker.signal(signal.SIGTERM)
     worker.wait_for_log("shutdown_draining")
-    [later] = add_jobs(redis_server.url, QUEUE, [("echo", {}, {})])
+    [later] = add_jobs(redis_server.url, [("echo", {}, {})])
     assert worker.wait(20) == 0
 
     assert r.zscore(COMPLETED, job_id) is not None, worker.log
@@ -45,7 +44,7 @@ def test_shutdown_past_its_timeout_force_closes_and_another_worker_finishes_the_
     worker = start_service(redis_server.url, SHUTDOWN_TIMEOUT="1", **FAST_RECOVERY)
     worker.wait_for_log("worker started")
     r = redis_server.client()
-    [job_id] = add_jobs(redis_server.url, QUEUE, [("test-slow-first-run", {"seconds": 60}, {})])
+    [job_id] = add_jobs(redis_server.url, [("test-slow-first-run", {"seconds": 60}, {})])
     wait_active(r, job_id)
 
     sent = time.monotonic()
@@ -71,7 +70,7 @@ def test_a_second_signal_forces_the_shutdown_at_once(redis_server, start_service
     worker = start_service(redis_server.url, SHUTDOWN_TIMEOUT="60")
     worker.wait_for_log("worker started")
     r = redis_server.client()
-    [job_id] = add_jobs(redis_server.url, QUEUE, [("test-slow-first-run", {"seconds": 60}, {})])
+    [job_id] = add_jobs(redis_server.url, [("test-slow-first-run", {"seconds": 60}, {})])
     wait_active(r, job_id)
 
     worker.signal(signal.SIGTERM)
@@ -92,7 +91,7 @@ def test_sigkill_mid_job_loses_nothing(redis_server, start_service):
     worker = start_service(redis_server.url, **FAST_RECOVERY)
     worker.wait_for_log("worker started")
     r = redis_server.client()
-    [job_id] = add_jobs(redis_server.url, QUEUE, [("test-slow-first-run", {"seconds": 60}, {})])
+    [job_id] = add_jobs(redis_server.url, [("test-slow-first-run", {"seconds": 60}, {})])
     wait_active(r, job_id)
 
     worker.signal(signal.SIGKILL)

@@ -4,23 +4,14 @@ from __future__ import annotations
 
 import json
 import signal
-import subprocess
-import sys
 
-from conftest import QUEUE
-from support import PACKAGE, PROJECT, service_env, wait_until
+from harness import QUEUE, cli, enqueue_bulk, wait_until
 
 
 def enqueue(redis_url: str, name: str, data: dict) -> str:
-    result = subprocess.run(
-        [sys.executable, "-m", PACKAGE, "enqueue", name, json.dumps(data)],
-        env={**service_env(redis_url), "QUEUE_NAME": QUEUE},
-        cwd=PROJECT,
-        capture_output=True,
-        text=True,
-        timeout=30,
-        check=True,
-    )
+    """Through the ``enqueue`` command, as an operator would."""
+    result = cli(redis_url, "enqueue", name, json.dumps(data))
+    assert result.returncode == 0, result.stderr
     return result.stdout.strip()
 
 
@@ -52,30 +43,13 @@ def test_unknown_job_name_fails_at_once_and_the_worker_goes_on(redis_server, sta
 
 
 def test_enqueue_refuses_data_that_is_not_a_json_object(redis_server):
-    result = subprocess.run(
-        [sys.executable, "-m", PACKAGE, "enqueue", "echo", "[1, 2]"],
-        env=service_env(redis_server.url),
-        cwd=PROJECT,
-        capture_output=True,
-        text=True,
-        timeout=30,
-        check=False,
-    )
+    result = cli(redis_server.url, "enqueue", "echo", "[1, 2]")
     assert result.returncode == 2
     assert "job data must be a JSON object" in result.stderr
 
 
 def test_enqueue_bulk_adds_all_jobs_in_one_round_trip(redis_server, start_service):
-    import asyncio
-
-    from {{ cookiecutter.package_name }}.producer import Producer
-    from {{ cookiecutter.package_name }}.settings import Settings
-
-    async def add() -> list[str]:
-        async with Producer(Settings.from_env(service_env(redis_server.url, QUEUE_NAME=QUEUE))) as producer:
-            return await producer.enqueue_bulk([("echo", {"n": n}, {}) for n in range(5)])
-
-    job_ids = asyncio.run(add())
+    job_ids = enqueue_bulk(redis_server.url, [("echo", {"n": n}, {}) for n in range(5)])
     assert len(set(job_ids)) == 5
     worker = start_service(redis_server.url)
     worker.wait_for_log("worker started")

@@ -6,9 +6,7 @@ import os
 import signal
 from pathlib import Path
 
-from conftest import QUEUE
-from support import events, wait_until
-from test_smoke import enqueue
+from harness import QUEUE, enqueue, events, wait_until
 
 FAST_RESTARTS = {"WORKER_RESTART_DELAY": "0.2"}
 

@@ -17,7 +17,7 @@ import asyncio
 import json
 import sys
 
-from . import {% if cookiecutter.use_encryption %}keys, {% endif %}lifecycle, logs, ops, preflight{% if cookiecutter.use_encryption %}, protect{% endif %}, supervisor
+from . import {% if cookiecutter.use_encryption %}encryption, keys, {% endif %}logs, ops, preflight, supervisor
 from .connections import producer_connection
 from .producer import EnqueueError, Producer
 from .settings import Settings, SettingsError
@@ -30,12 +30,17 @@ def main(argv: list[str] | None = None) -> int:
     try:
         settings = Settings.from_env()
 {%- if cookiecutter.use_encryption %}
-        protect.install(settings, required=getattr(args, "needs_keys", True))  # no keys, no start
+        if getattr(args, "needs_keys", True) or settings.encryption_keys:
+            encryption.keyring(settings)  # no keys, no start; parsed once for the whole process
 {%- endif %}
     except SettingsError as error:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_USAGE
+{%- if cookiecutter.use_encryption %}
+    logs.configure(settings, filters=[encryption.LogRedactor()])  # decrypted job values never reach the log
+{%- else %}
     logs.configure(settings)
+{%- endif %}
     return args.command(settings, args)
 
 
@@ -103,20 +108,13 @@ def _enqueue(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _preflight(settings: Settings, _args: argparse.Namespace) -> int:
-    async def check() -> bool:
-        client = producer_connection(settings)
-        try:
-            return preflight.report(await preflight.inspect(client, settings))
-        finally:
-            await client.aclose()
-
     try:
-        fit = asyncio.run(check())
+        fit = asyncio.run(preflight.passes(settings, producer_connection(settings)))
     except Exception as error:
         print(f"error: cannot reach redis at {settings.redis_location}: {error}", file=sys.stderr)
         return 1
     print("redis is fit for bullmq" if fit else "redis is NOT fit for bullmq; see the errors above")
-    return 0 if fit else lifecycle.EXIT_UNFIT
+    return 0 if fit else preflight.EXIT_UNFIT
 
 
 if __name__ == "__main__":

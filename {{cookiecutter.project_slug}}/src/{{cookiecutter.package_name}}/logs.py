@@ -22,13 +22,11 @@ import json
 import logging
 import sys
 import time
+from collections.abc import Iterable
 from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
-{% if cookiecutter.use_encryption -%}
-from .protect import LogRedactor
-{% endif -%}
 from .settings import Settings
 
 # Attributes every LogRecord has; anything else came from ``extra=`` or the job binding.
@@ -103,7 +101,8 @@ class ConsoleFormatter(logging.Formatter):
         return f"{line} {extras}" if extras else line
 
 
-def configure(settings: Settings) -> None:
+def configure(settings: Settings, filters: Iterable[logging.Filter] = ()) -> None:
+    """One handler on the root logger for every record; ``filters`` (log redaction) run after the job fields."""
     handler = logging.StreamHandler(sys.stdout)
     handler.setFormatter(JsonFormatter() if settings.log_format == "json" else ConsoleFormatter())
     # On the handler, not a logger: logger filters skip records propagated from
@@ -114,9 +113,8 @@ def configure(settings: Settings) -> None:
     # a good part of each record's cost.
     logging._srcfile = None
     logging.logThreads = logging.logProcesses = logging.logMultiprocessing = False
-{%- if cookiecutter.use_encryption %}
-    handler.addFilter(LogRedactor())  # decrypted job values never reach the log
-{%- endif %}
+    for extra in filters:
+        handler.addFilter(extra)
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(settings.log_level)

@@ -25,12 +25,13 @@ import inspect
 import logging
 import multiprocessing
 import os
-import signal
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from typing import Any
+
+from .shutdown import ignore_interrupts
 
 log = logging.getLogger(__name__)
 
@@ -75,7 +76,7 @@ def in_pool(name: str, function: CpuHandler) -> Callable[[Any], Awaitable[Any]]:
     return offloaded
 
 
-def shutdown() -> None:
+def close() -> None:
     """Stop the pool's processes (after the worker has finished its jobs)."""
     if _pool is not None:
         _pool.shutdown(wait=True, cancel_futures=True)
@@ -95,7 +96,7 @@ def _get_pool() -> ProcessPoolExecutor:
         # spawn, not fork: forking a process with a running event loop, open
         # sockets and threads is unsafe.
         context = multiprocessing.get_context("spawn")
-        _pool = ProcessPoolExecutor(_pool_size, mp_context=context, initializer=_ignore_interrupts)
+        _pool = ProcessPoolExecutor(_pool_size, mp_context=context, initializer=ignore_interrupts)
         log.info("cpu pool started", extra={"event": "cpu_pool_started", "processes": _pool_size})
     return _pool
 
@@ -103,9 +104,3 @@ def _get_pool() -> ProcessPoolExecutor:
 def _discard_pool() -> None:
     global _pool
     _pool = None
-
-
-def _ignore_interrupts() -> None:
-    # A terminal's Ctrl-C reaches the whole process group; the worker decides
-    # when jobs stop, so pool processes must not die of it mid-job.
-    signal.signal(signal.SIGINT, signal.SIG_IGN)

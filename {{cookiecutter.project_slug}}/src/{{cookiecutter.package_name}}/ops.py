@@ -17,7 +17,6 @@ import asyncio
 import json
 import re
 import sys
-import time
 from collections.abc import Awaitable, Callable
 from typing import TextIO
 
@@ -144,8 +143,8 @@ async def _retry_failed(queue: Queue, args: argparse.Namespace) -> int:
                 continue
             await job.retry("failed", {"resetAttemptsMade": True})
             retried += 1
-            progress.update(retried)
-    progress.done(retried)
+            progress.advance()
+    progress.done()
     which = f" named {args.name!r}" if args.name is not None else ""
     print(f"re-queued {retried} failed job(s){which} in queue {queue.name}")
     return EXIT_OK
@@ -161,10 +160,10 @@ async def _clean(queue: Queue, args: argparse.Namespace) -> int:
         while True:
             batch = await queue.clean(args.age, PAGE, state)
             removed[state] += len(batch)
-            progress.update(sum(removed.values()))
+            progress.advance(len(batch))
             if len(batch) < PAGE:
                 break
-    progress.done(sum(removed.values()))
+    progress.done()
     summary = ", ".join(f"{count} {state}" for state, count in removed.items())
     print(f"removed {summary} job(s) older than {args.age / 1000:g}s from queue {queue.name}")
     return EXIT_OK
@@ -206,33 +205,32 @@ async def _confirm(question: str) -> bool:
 
 
 class Progress:
-    """A bar on a terminal; on a pipe or in a log, a plain line now and then."""
+    """Progress of a long command on stderr: a bar on a terminal; on a pipe or in a log, a plain
+    line per tenth of the work and one at the end."""
 
     WIDTH = 30
-    EVERY = 2.0  # seconds between plain lines
 
     def __init__(self, verb: str, total: int, stream: TextIO | None = None) -> None:
-        self.verb, self.total = verb, total
+        self.verb, self.total, self.count = verb, total, 0
         self.stream = stream or sys.stderr
         self.tty = self.stream.isatty()
-        self.last = 0.0
+        self.tenths = 0  # plain lines written so far, in tenths of the total
 
-    def update(self, count: int) -> None:
-        now = time.monotonic()
+    def advance(self, count: int = 1) -> None:
+        self.count += count
         if self.tty:
-            filled = self.WIDTH * min(count, self.total) // self.total if self.total else self.WIDTH
+            filled = self.WIDTH * min(self.count, self.total) // self.total if self.total else self.WIDTH
             bar = "#" * filled + "-" * (self.WIDTH - filled)
-            self.stream.write(f"\r[{bar}] {count}/{self.total} {self.verb}")
-            self.stream.flush()
-        elif now - self.last >= self.EVERY:
-            self.stream.write(f"{self.verb} {count} of {self.total}\n")
-            self.stream.flush()
-            self.last = now
+            self.stream.write(f"\r[{bar}] {self.count}/{self.total} {self.verb}")
+        elif self.count < self.total and (tenths := 10 * self.count // self.total) > self.tenths:
+            self.tenths = tenths
+            self.stream.write(f"{self.verb} {self.count} of {self.total}\n")
+        self.stream.flush()
 
-    def done(self, count: int) -> None:
+    def done(self) -> None:
         if self.tty:
-            self.update(count)
+            self.advance(0)
             self.stream.write("\n")
         else:
-            self.stream.write(f"{self.verb} {count} of {self.total}: done\n")
+            self.stream.write(f"{self.verb} {self.count} of {self.total}: done\n")
         self.stream.flush()

@@ -16,6 +16,7 @@ from .settings import Settings
 
 log = logging.getLogger(__name__)
 
+EXIT_UNFIT = 78  # EX_CONFIG from sysexits.h: a supervisor should not restart it in a loop
 OLDEST_REDIS = (6, 2, 0)  # bullmq's recommended minimum
 TESTED_REDIS = (7, 0, 0)  # the oldest server this service is tested against
 
@@ -28,6 +29,18 @@ class Finding:
 
     def __str__(self) -> str:
         return f"{self.setting}: {self.message}"
+
+
+async def passes(settings: Settings, client: redis.Redis) -> bool:
+    """Inspect the server through ``client``, log every finding, close the client; True when fit.
+
+    The one entry point of the worker (with its retrying client: it waits for
+    Redis) and of the ``preflight`` command (with a fail-fast client).
+    """
+    try:
+        return report(await inspect(client, settings))
+    finally:
+        await client.aclose()
 
 
 async def inspect(client: redis.Redis, settings: Settings) -> list[Finding]:

@@ -15,9 +15,10 @@ import redis.asyncio as redis
 from bullmq import Queue
 from redis.exceptions import RedisError, TimeoutError
 
+from . import retention{% if cookiecutter.use_encryption %}, sensitive  # noqa: F401  (sensitive: the team's declare() calls){% endif %}
 from .connections import check_client, producer_connection
 {%- if cookiecutter.use_encryption %}
-from .protect import seal
+from .encryption import seal
 {%- endif %}
 from .settings import Settings
 
@@ -33,8 +34,7 @@ def default_job_options(settings: Settings) -> dict[str, Any]:
     return {
         "attempts": settings.job_attempts,
         "backoff": {"type": "exponential", "delay": settings.backoff_delay_ms},
-        "removeOnComplete": {"count": settings.keep_completed_count, "age": settings.keep_completed_age},
-        "removeOnFail": {"count": settings.keep_failed_count},
+        **retention.defaults(settings),
     }
 
 

@@ -6,7 +6,7 @@ dispatches each job to the handler registered under its name.
 Listeners are plain ``def`` functions bullmq calls on worker events. bullmq
 calls them synchronously inside its own loop and never awaits them, so an
 ``async def`` listener is refused here: its body would silently never run.
-The worker wraps every listener so that nothing it raises reaches bullmq.
+listeners.py wraps every listener so that nothing it raises reaches bullmq.
 """
 
 from __future__ import annotations

@@ -30,7 +30,7 @@ import sys
 import threading
 import time
 
-from . import lifecycle, offload, speed
+from . import lifecycle, preflight, shutdown
 from .settings import Settings
 
 log = logging.getLogger(__name__)
@@ -40,19 +40,13 @@ PARENT_ENV = "WORKER_SUPERVISOR_PID"
 # A child that dies sooner than this after it started counts as a fast failure.
 FAST_FAILURE = 30.0
 MAX_RESTART_DELAY = 30.0
-STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 
 def main(settings: Settings) -> int:
     """``python -m <package> worker``: one worker in this process, or a supervisor of several."""
     if settings.worker_processes == 1:
-        log.info("worker process starting", extra={"event": "worker_process", **speed.describe(settings)})
         _exit_when_orphaned()
-        offload.configure(settings.cpu_pool_size)
-        try:
-            return lifecycle.run(settings)
-        finally:
-            offload.shutdown()  # after the worker finished its jobs, so none is cut off
+        return lifecycle.run(settings)
     return asyncio.run(Supervisor(settings).run())
 
 
@@ -64,9 +58,7 @@ class Supervisor:
 
     async def run(self) -> int:
         self.stopping = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for signum in STOP_SIGNALS:
-            loop.add_signal_handler(signum, self.forward, signum)
+        shutdown.on_stop_signals(asyncio.get_running_loop(), self.forward)
         count = self.settings.worker_processes
         log.info("supervisor started", extra={"event": "supervisor_started", "processes": count})
         codes = await asyncio.gather(*(self.keep(slot) for slot in range(count)))
@@ -93,7 +85,7 @@ class Supervisor:
             code = await self._run_child(slot)
             if self.stopping.is_set():
                 return code
-            if code == lifecycle.EXIT_UNFIT:
+            if code == preflight.EXIT_UNFIT:
                 log.critical("redis is unfit; not restarting worker processes", extra={"event": "supervisor_gave_up"})
                 self._stop_all()
                 return code
@@ -108,7 +100,7 @@ class Supervisor:
                     extra={"event": "supervisor_gave_up", "slot": slot, "exit_code": code},
                 )
                 self._stop_all()
-                return lifecycle.EXIT_FAILED
+                return shutdown.EXIT_FAILED
             delay = min(self.settings.restart_delay * 2 ** (failures - 1), MAX_RESTART_DELAY)
             log.error(
                 "worker process %d exited unexpectedly with code %s; restarting in %.1fs",
@@ -119,7 +111,7 @@ class Supervisor:
             )
             with contextlib.suppress(TimeoutError):  # the backoff, cut short by a stop
                 await asyncio.wait_for(self.stopping.wait(), delay)
-        return lifecycle.EXIT_OK
+        return shutdown.EXIT_OK
 
     async def _run_child(self, slot: int) -> int:
         env = {**os.environ, "WORKER_PROCESSES": "1", PARENT_ENV: str(os.getpid())}
@@ -161,10 +153,10 @@ class Supervisor:
 def _overall(codes: list[int]) -> int:
     # A child stopped by the forwarded signal before it installed its handlers
     # had no jobs yet: that is a graceful stop too.
-    graceful = {lifecycle.EXIT_OK, -signal.SIGTERM, -signal.SIGINT}
+    graceful = {shutdown.EXIT_OK, -signal.SIGTERM, -signal.SIGINT}
     if all(code in graceful for code in codes):
-        return lifecycle.EXIT_OK
-    return lifecycle.EXIT_UNFIT if lifecycle.EXIT_UNFIT in codes else lifecycle.EXIT_FAILED
+        return shutdown.EXIT_OK
+    return preflight.EXIT_UNFIT if preflight.EXIT_UNFIT in codes else shutdown.EXIT_FAILED
 
 
 def _exit_when_orphaned() -> None:
