@@ -7,6 +7,7 @@ makes the edits a team makes, releases a newer template and updates.
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import sys
@@ -14,6 +15,7 @@ from pathlib import Path
 
 import copier
 import pytest
+import yaml
 from engines import commit_all, git, release, template_repo, with_copier, with_cruft
 
 PROJECT_DIR = "{{cookiecutter.project_slug}}"
@@ -314,19 +316,77 @@ def test_drift_workflow_is_valid_least_privilege_and_passes_zizmor(tmp_path):
     )
     assert zizmor.returncode == 0, zizmor.stdout + zizmor.stderr
 
-    import yaml
-
     spec = yaml.safe_load(workflow.read_text())
-    assert spec["permissions"] == {}, "nothing by default; the job asks for what it needs"
-    (job,) = spec["jobs"].values()
-    assert job["permissions"] == {"contents": "write", "pull-requests": "write"}
-    for step in job["steps"]:
+    assert spec["permissions"] == {}, "nothing by default; each job asks for what it needs"
+    update, pull_request = spec["jobs"]["update"], spec["jobs"]["pull-request"]
+    assert update["permissions"] == {"contents": "read"}, "the job that runs template code cannot push"
+    assert pull_request["permissions"] == {"contents": "write", "pull-requests": "write"}
+    assert pull_request["needs"] == "update"
+    for step in update["steps"] + pull_request["steps"]:
         if "uses" in step:
             assert re.fullmatch(r"[\w.-]+/[\w.-]+@[0-9a-f]{40}", step["uses"]), step["uses"]
     text = workflow.read_text()
     assert "secrets." not in text, "only the default token"
     assert text.count("github.token") == 1, "the token reaches one step only"
-    assert "scripts/template_update.py --ci" in text
+    assert "scripts/template_update.py --ci" in yaml.safe_dump(update)
+    # The job with the write token runs no template code: no Python, no copier, no project scripts.
+    actions = {step["uses"].split("@")[0] for step in pull_request["steps"] if "uses" in step}
+    assert actions == {"actions/checkout", "actions/download-artifact"}
+    scripts = "\n".join(step.get("run", "") for step in pull_request["steps"])
+    for runs_code in ("pip ", "python", "copier", "cruft", "scripts/", "make -", "make\n"):
+        assert runs_code not in scripts, f"the pull-request job must not run template code ({runs_code!r})"
+
+
+def workflow_step(project: Path, job: str, name: str) -> str:
+    spec = yaml.safe_load((project / WORKFLOW).read_text())
+    (step,) = [step for step in spec["jobs"][job]["steps"] if step.get("name") == name]
+    return step["run"]
+
+
+def test_drift_workflow_hands_over_a_patch_that_the_writer_checks_and_applies(tmp_path):
+    """The two jobs' own shell steps: job 1 writes the patch; job 2 refuses .github/ changes and applies the rest."""
+    from engines import with_cookiecutter
+
+    project = with_cookiecutter({}, tmp_path / "generated")
+    commit_all(project, "generated")
+    runner = tmp_path / "runner"
+    runner.mkdir()
+    env = {**os.environ, "RUNNER_TEMP": str(runner), "GITHUB_STEP_SUMMARY": str(runner / "summary.md")}
+
+    def step(job: str, name: str, cwd: Path, **extra: str) -> subprocess.CompletedProcess:
+        script = workflow_step(project, job, name)
+        return subprocess.run(
+            ["bash", "-e", "-c", script], cwd=cwd, env={**env, **extra}, capture_output=True, text=True, check=False
+        )
+
+    def handed_over(edit) -> Path:
+        """A fresh checkout for job 2, and job 1's patch of an update made by `edit`."""
+        checkout = tmp_path / f"checkout-{len(list(tmp_path.iterdir()))}"
+        git(tmp_path, "clone", "-q", str(project), str(checkout))
+        git(project, "reset", "-q", "--hard")
+        git(project, "clean", "-qfd")
+        edit()
+        written = step("update", "Write the update as a patch", project)
+        assert written.returncode == 0, written.stderr
+        return checkout
+
+    def update_redis_conf():
+        append(project / "redis.conf", "# from the template\n")
+        (project / "docs-new.md").write_text("a new file\n")
+
+    checkout = handed_over(update_redis_conf)
+    applied = step("pull-request", "Check and apply the patch", checkout, TO="v0.2.0")
+    assert applied.returncode == 0, applied.stdout + applied.stderr
+    assert git(checkout, "diff", "--cached", "--name-only").split() == ["docs-new.md", "redis.conf"]
+
+    checkout = handed_over(lambda: append(project / "README.md", "\n"))
+    refused = step("pull-request", "Check and apply the patch", checkout, TO="v0.2.0; rm -rf /")
+    assert refused.returncode == 1 and "is not a release tag" in refused.stdout
+
+    checkout = handed_over(lambda: append(project / WORKFLOW, "# widened by a template release\n"))
+    refused = step("pull-request", "Check and apply the patch", checkout, TO="v0.2.0")
+    assert refused.returncode == 1 and "changes .github/" in refused.stdout, refused.stdout + refused.stderr
+    assert not git(checkout, "status", "--porcelain"), "nothing applied"
 
 
 def test_no_drift_workflow_without_github_actions(tmp_path):
